@@ -1,0 +1,82 @@
+# Two commands do everything on a fresh machine: `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || echo "$$(pyenv root 2>/dev/null)/versions/3.13.0/bin/python3.13")
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install dev dev-reset test lint typecheck unit integration validate build invoke token bench openapi format clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -x "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -x "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
+	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Install every pinned dependency
+
+dev: $(VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
+	$(PY) -m local.dev
+
+dev-reset: ## Delete the local DynamoDB data
+	rm -rf .local/dynamodb
+
+invoke: $(VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
+	$(PY) -m local.invoke $(FN) $(EVENT)
+
+token: $(VENV)/.installed ## Print a signed dev JWT: make token SUB=alice ROLE=student
+	@$(PY) -m local.token --sub "$(or $(SUB),dev-student)" --role "$(or $(ROLE),student)"
+
+lint: $(VENV)/.installed ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(VENV)/.installed ## mypy (strict) over the layer and the local runtime
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.installed ## Unit tests (moto)
+	$(PY) -m pytest tests/unit -q -n 2
+
+integration: $(VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
+	$(PY) -m pytest tests/integration -q
+
+openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
+	$(PY) -m tools.openapi > openapi.json
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
+	$(SAM) build --cached --parallel
+
+test: lint typecheck unit integration validate build ## Everything CI runs
+
+bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
+	$(PY) -m benchmarks.run
+
+clean: ## Remove build outputs
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Domain errors. Services raise these; `lms.api` maps each kind to one RFC 9457 problem."""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a client can cause. `extensions` become extra problem members."""
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class BadRequestError(DomainError):
+    """The request is malformed (bad cursor, bad header)."""
+
+
+class InvalidCursorError(BadRequestError):
+    def __init__(self) -> None:
+        super().__init__("The cursor is invalid, expired or belongs to another query.")
+
+
+class NotFoundError(DomainError):
+    """The resource does not exist, or the caller may not see it."""
+
+
+class ForbiddenError(DomainError):
+    """The caller can see the resource but their role may not do this to it."""
+
+
+class ConflictError(DomainError):
+    """The request conflicts with the current state."""
+
+
+class AlreadyEnrolledError(ConflictError):
+    def __init__(self, enrollment_id: str, status: str) -> None:
+        super().__init__(
+            f"The learner already has a {status} enrollment in this course.", enrollmentId=enrollment_id
+        )
+
+
+class CourseFullError(ConflictError):
+    def __init__(self, capacity: int) -> None:
+        super().__init__(f"The course has reached its capacity of {capacity}.", capacity=capacity)
+
+
+class VersionMismatchError(ConflictError):
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"If-Match version {expected} does not match the current version {current}.",
+            currentVersion=current,
+        )
+
+
+class InvalidTransitionError(ConflictError):
+    """A status change that the state machine does not allow."""
+
+
+class PayloadTooLargeError(DomainError):
+    """The body is larger than the API accepts."""
+
+
+class ConcurrencyError(DomainError):
+    """Contention did not settle within the retry budget; the client may retry."""

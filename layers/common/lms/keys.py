@@ -1,0 +1,129 @@
+"""Every key format of the single table, and nothing else.
+
+| item                | pk                 | sk                 | gsi1pk                      | gsi1sk                  |
+|---------------------|--------------------|--------------------|-----------------------------|-------------------------|
+| course outline head | COURSE#<course>    | COURSE             |                             |                         |
+| module              | COURSE#<course>    | MODULE#<module>    |                             |                         |
+| lesson              | COURSE#<course>    | LESSON#<lesson>    |                             |                         |
+| lesson reference    | LESSON#<lesson>    | LESSON             |                             |                         |
+| course aggregate    | COURSE#<course>    | AGGREGATE          |                             |                         |
+| course recompute    | COURSE#<course>    | RECOMPUTE          |                             |                         |
+| enrollment          | USER#<user>        | ENROLLMENT#<course>| COURSE#<course>#ENROLLMENTS | USER#<user>             |
+| enrollment ref      | ENROLLMENT#<id>    | ENROLLMENT         |                             |                         |
+| lesson progress     | USER#<user>        | PROGRESS#<lesson>  | COURSE#<course>#PROGRESS    | USER#<user>#<lesson>    |
+| progress ref        | PROGRESS#<id>      | PROGRESS           |                             |                         |
+| learner summary     | USER#<user>        | SUMMARY#<course>   |                             |                         |
+"""
+
+from enum import StrEnum
+
+Key = dict[str, str]
+GSI1 = "gsi1"
+
+
+class Entity(StrEnum):
+    """The `entity` attribute of every item; the stream filter selects on it."""
+
+    COURSE = "COURSE"
+    MODULE = "MODULE"
+    LESSON = "LESSON"
+    LESSON_REF = "LESSON_REF"
+    COURSE_AGGREGATE = "COURSE_AGGREGATE"
+    COURSE_RECOMPUTE = "COURSE_RECOMPUTE"
+    ENROLLMENT = "ENROLLMENT"
+    ENROLLMENT_REF = "ENROLLMENT_REF"
+    PROGRESS = "PROGRESS"
+    PROGRESS_REF = "PROGRESS_REF"
+    SUMMARY = "SUMMARY"
+
+
+class Writer(StrEnum):
+    """Who wrote an item last: the stream function ignores its own writes."""
+
+    API = "api"
+    SUMMARIZER = "summarizer"
+
+
+def _course_pk(course_id: str) -> str:
+    return f"COURSE#{course_id}"
+
+
+def _user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def course(course_id: str) -> Key:
+    return {"pk": _course_pk(course_id), "sk": "COURSE"}
+
+
+def course_partition(course_id: str) -> str:
+    """The partition holding a course's outline (head, modules, lessons)."""
+    return _course_pk(course_id)
+
+
+def module(course_id: str, module_id: str) -> Key:
+    return {"pk": _course_pk(course_id), "sk": f"MODULE#{module_id}"}
+
+
+def lesson(course_id: str, lesson_id: str) -> Key:
+    return {"pk": _course_pk(course_id), "sk": f"LESSON#{lesson_id}"}
+
+
+def lesson_ref(lesson_id: str) -> Key:
+    return {"pk": f"LESSON#{lesson_id}", "sk": "LESSON"}
+
+
+def course_aggregate(course_id: str) -> Key:
+    return {"pk": _course_pk(course_id), "sk": "AGGREGATE"}
+
+
+def course_recompute(course_id: str) -> Key:
+    return {"pk": _course_pk(course_id), "sk": "RECOMPUTE"}
+
+
+def enrollment(user_id: str, course_id: str) -> Key:
+    return {"pk": _user_pk(user_id), "sk": f"ENROLLMENT#{course_id}"}
+
+
+def enrollment_index(user_id: str, course_id: str) -> Key:
+    return {"gsi1pk": course_enrollments_partition(course_id), "gsi1sk": _user_pk(user_id)}
+
+
+def course_enrollments_partition(course_id: str) -> str:
+    return f"{_course_pk(course_id)}#ENROLLMENTS"
+
+
+def user_partition(user_id: str) -> str:
+    return _user_pk(user_id)
+
+
+ENROLLMENT_PREFIX = "ENROLLMENT#"
+PROGRESS_PREFIX = "PROGRESS#"
+
+
+def enrollment_ref(enrollment_id: str) -> Key:
+    return {"pk": f"ENROLLMENT#{enrollment_id}", "sk": "ENROLLMENT"}
+
+
+def progress(user_id: str, lesson_id: str) -> Key:
+    return {"pk": _user_pk(user_id), "sk": f"{PROGRESS_PREFIX}{lesson_id}"}
+
+
+def progress_index(user_id: str, course_id: str, lesson_id: str) -> Key:
+    return {"gsi1pk": course_progress_partition(course_id), "gsi1sk": f"{_user_pk(user_id)}#{lesson_id}"}
+
+
+def course_progress_partition(course_id: str) -> str:
+    return f"{_course_pk(course_id)}#PROGRESS"
+
+
+def course_progress_learner_prefix(user_id: str) -> str:
+    return f"{_user_pk(user_id)}#"
+
+
+def progress_ref(progress_id: str) -> Key:
+    return {"pk": f"PROGRESS#{progress_id}", "sk": "PROGRESS"}
+
+
+def summary(user_id: str, course_id: str) -> Key:
+    return {"pk": _user_pk(user_id), "sk": f"SUMMARY#{course_id}"}

@@ -1,0 +1,27 @@
+"""Environment settings, validated once per container."""
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = Field(min_length=3)
+    idempotency_table_name: str | None = None
+    # Local runs pass the cursor key directly; on AWS it is read from Secrets Manager by ARN.
+    cursor_secret: str | None = None
+    cursor_secret_arn: str | None = None
+    idempotency_ttl_seconds: int = 3600
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings(
+        table_name=os.environ.get("TABLE_NAME", ""),
+        idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME") or None,
+        cursor_secret=os.environ.get("CURSOR_SECRET") or None,
+        cursor_secret_arn=os.environ.get("CURSOR_SECRET_ARN") or None,
+    )
