@@ -3,6 +3,7 @@
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,65 @@ def dynamodb() -> Iterator[Any]:
         for definition in table_definitions(template, parameter_defaults(template)).values():
             client.create_table(**definition)
         yield client
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class ApiHarness:
+    """Invokes handlers in-process with the events from events/, as API Gateway would call them."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._handlers: dict[str, Any] = {}
+
+    def _handler(self, function: str) -> Any:
+        if function not in self._handlers:
+            from local.loader import load_module
+
+            self._handlers[function] = load_module(f"functions/{function}")[1]
+        return self._handlers[function]
+
+    def call(
+        self,
+        function: str,
+        *,
+        user: str = "student-1",
+        roles: str = "student",
+        path: dict[str, str] | None = None,
+        body: Any = None,
+        raw_body: str | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        event = load_event(f"{function}.json")
+        event["requestContext"]["authorizer"]["lambda"] = {"userId": user, "roles": roles}
+        route = event["routeKey"].split(" ", 1)[1]
+        if path is not None:
+            event["pathParameters"] = path
+            for name, value in path.items():
+                route = route.replace("{" + name + "}", value)
+            event["rawPath"] = event["requestContext"]["http"]["path"] = route
+        if raw_body is not None:
+            event["body"] = raw_body
+        elif body is not None:
+            event["body"] = json.dumps(body)
+        else:
+            event.pop("body", None)
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+        event["headers"] = {k: v for k, v in event["headers"].items() if k not in ("if-match", "idempotency-key")}
+        event["headers"].update({k.lower(): v for k, v in (headers or {}).items()})
+        response = self._handler(function)(event, self._context)
+        text = response.get("body") or ""
+        return Reply(response["statusCode"], json.loads(text) if text else None, response.get("headers", {}))
+
+
+@pytest.fixture
+def api(dynamodb: Any, lambda_context: Any) -> ApiHarness:
+    """Handlers over moto DynamoDB; each test gets fresh modules and empty tables."""
+    return ApiHarness(lambda_context)

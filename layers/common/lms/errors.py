@@ -35,9 +35,7 @@ class ConflictError(DomainError):
 
 class AlreadyEnrolledError(ConflictError):
     def __init__(self, enrollment_id: str, status: str) -> None:
-        super().__init__(
-            f"The learner already has a {status} enrollment in this course.", enrollmentId=enrollment_id
-        )
+        super().__init__(f"The learner is already enrolled in this course (status {status}).", enrollmentId=enrollment_id)
 
 
 class CourseFullError(ConflictError):
@@ -63,3 +61,7 @@ class PayloadTooLargeError(DomainError):
 
 class ConcurrencyError(DomainError):
     """Contention did not settle within the retry budget; the client may retry."""
+
+
+class UnprocessableError(DomainError):
+    """The request is well-formed but cannot be applied as sent."""

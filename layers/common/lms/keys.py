@@ -1,18 +1,18 @@
 """Every key format of the single table, and nothing else.
 
-| item                | pk                 | sk                 | gsi1pk                      | gsi1sk                  |
-|---------------------|--------------------|--------------------|-----------------------------|-------------------------|
-| course outline head | COURSE#<course>    | COURSE             |                             |                         |
-| module              | COURSE#<course>    | MODULE#<module>    |                             |                         |
-| lesson              | COURSE#<course>    | LESSON#<lesson>    |                             |                         |
-| lesson reference    | LESSON#<lesson>    | LESSON             |                             |                         |
-| course aggregate    | COURSE#<course>    | AGGREGATE          |                             |                         |
-| course recompute    | COURSE#<course>    | RECOMPUTE          |                             |                         |
-| enrollment          | USER#<user>        | ENROLLMENT#<course>| COURSE#<course>#ENROLLMENTS | USER#<user>             |
-| enrollment ref      | ENROLLMENT#<id>    | ENROLLMENT         |                             |                         |
-| lesson progress     | USER#<user>        | PROGRESS#<lesson>  | COURSE#<course>#PROGRESS    | USER#<user>#<lesson>    |
-| progress ref        | PROGRESS#<id>      | PROGRESS           |                             |                         |
-| learner summary     | USER#<user>        | SUMMARY#<course>   |                             |                         |
+| item | pk | sk | gsi1pk | gsi1sk |
+| --- | --- | --- | --- | --- |
+| course outline head | COURSE#<course> | COURSE |  |  |
+| module | COURSE#<course> | MODULE#<module> |  |  |
+| lesson | COURSE#<course> | LESSON#<lesson> |  |  |
+| lesson reference | LESSON#<lesson> | LESSON |  |  |
+| course aggregate | COURSE#<course> | AGGREGATE |  |  |
+| course recompute | COURSE#<course> | RECOMPUTE |  |  |
+| enrollment | USER#<user> | ENROLLMENT#<course> | COURSE#<course>#ENROLLMENTS | USER#<user> |
+| enrollment ref | ENROLLMENT#<id> | ENROLLMENT |  |  |
+| lesson progress | USER#<user> | PROGRESS#<lesson> | COURSE#<course>#PROGRESS | USER#<user>#<lesson> |
+| progress ref | PROGRESS#<id> | PROGRESS |  |  |
+| learner summary | USER#<user> | SUMMARY#<course> |  |  |
 """
 
 from enum import StrEnum

@@ -1,0 +1,51 @@
+"""POST /enrollments: enroll a learner; an Idempotency-Key header makes retries return the first answer."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lms import container
+from lms.api import LmsResolver
+from lms.idempotency import IdempotentRequest
+from lms.models.enrollments import Enrollment, EnrollmentCreate, EnrollOutcome
+from lms.observability import logger, metrics, tracer
+
+app = LmsResolver()
+enrollments = container.enrollment_service()
+
+
+def enroll(request: IdempotentRequest[EnrollmentCreate]) -> EnrollOutcome:
+    outcome = enrollments.enroll(app.identity, request.body.course_id, request.body.user_id)
+    if outcome.created:
+        metrics.add_metric(name="EnrollmentCreated", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+enroll_once = container.idempotent_by_key(enroll)
+
+
+@app.post("/enrollments", summary="Enroll a learner in a course", tags=["Enrollments"])
+@tracer.capture_method
+def create_enrollment(
+    body: EnrollmentCreate,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="idempotency-key", max_length=255, description="Retries return the first response"),
+    ] = None,
+) -> Response[Enrollment]:
+    request = IdempotentRequest(caller=app.identity.user_id, key=idempotency_key or "", body=body)
+    outcome = enroll_once(request) if idempotency_key else enroll(request)
+    status = HTTPStatus.CREATED if outcome.created else HTTPStatus.OK
+    return Response(status_code=status.value, content_type="application/json", body=outcome.enrollment)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

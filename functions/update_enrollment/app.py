@@ -1,0 +1,33 @@
+"""PATCH /enrollments/{id}: change an enrollment's status, optionally guarded by If-Match."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lms import container
+from lms.api import LmsResolver
+from lms.models.enrollments import Enrollment, EnrollmentUpdate
+from lms.observability import logger, metrics, tracer
+from lms.services.enrollments import parse_if_match
+
+app = LmsResolver()
+enrollments = container.enrollment_service()
+
+
+@app.patch("/enrollments/<id>", summary="Update an enrollment's status", tags=["Enrollments"])
+@tracer.capture_method
+def update_enrollment(
+    id: str,
+    body: EnrollmentUpdate,
+    if_match: Annotated[str | None, Header(alias="if-match", description="The expected version")] = None,
+) -> Enrollment:
+    return enrollments.update_status(app.identity, id, body.status, parse_if_match(if_match))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

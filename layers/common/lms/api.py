@@ -1,0 +1,194 @@
+"""HTTP plumbing shared by every handler: the resolver, the caller's identity, and the one place
+where domain errors become RFC 9457 problem responses."""
+
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import (
+    HTTPBearer,
+)
+from pydantic import BaseModel
+
+from lms.errors import (
+    BadRequestError,
+    ConcurrencyError,
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnprocessableError,
+)
+from lms.identity import Identity
+from lms.models.common import ListResponse
+from lms.observability import logger
+from lms.pagination import CursorCodec, Page, PageRequest
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
+PROBLEM_BASE = "https://lms-api.dev/problems/"
+
+
+# The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
+STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
+    BadRequestError: HTTPStatus.BAD_REQUEST,
+    ForbiddenError: HTTPStatus.FORBIDDEN,
+    NotFoundError: HTTPStatus.NOT_FOUND,
+    ConflictError: HTTPStatus.CONFLICT,
+    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    ConcurrencyError: HTTPStatus.SERVICE_UNAVAILABLE,
+    UnprocessableError: HTTPStatus.UNPROCESSABLE_ENTITY,
+}
+
+
+def _slug(status: HTTPStatus) -> str:
+    return status.phrase.lower().replace(" ", "-")
+
+
+def problem_body(status: HTTPStatus, detail: str, **extensions: Any) -> dict[str, Any]:
+    return {
+        "type": f"{PROBLEM_BASE}{_slug(status)}",
+        "title": status.phrase,
+        "status": status.value,
+        "detail": detail,
+        **extensions,
+    }
+
+
+def problem(status: HTTPStatus, detail: str, **extensions: Any) -> Response[str]:
+    return Response(
+        status_code=status.value,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(problem_body(status, detail, **extensions)),
+    )
+
+
+def status_for(error: DomainError) -> HTTPStatus:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+    return HTTPStatus.BAD_REQUEST
+
+
+def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
+    loc = [str(part) for part in error.get("loc", ())]
+    location = loc[0] if loc else "body"
+    return {
+        "location": location,
+        "field": ".".join(loc[1:]),
+        "loc": loc,
+        "type": error.get("type", "invalid"),
+        "message": error.get("msg", "Invalid value"),
+    }
+
+
+class LmsResolver(APIGatewayHttpResolver):
+    """An HTTP API resolver with request validation, OpenAPI, and problem+json errors."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        self.configure_openapi(
+            title="LMS Enrollments and Progress API",
+            version="1.0.0",
+            security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+            security=[{"bearerAuth": []}],
+        )
+        self.exception_handler(DomainError)(self._domain_error)
+        self.exception_handler(RequestValidationError)(self._validation_error)
+        self.exception_handler(RequestUnsupportedContentType)(self._unsupported_content_type)
+        self.exception_handler(PermissionError)(self._no_identity)
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Checked before routing, because request validation would otherwise answer first.
+        if _body_size(event) > MAX_BODY_BYTES:
+            body = problem_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
+            return {
+                "statusCode": 413,
+                "headers": {"Content-Type": PROBLEM_JSON},
+                "body": json.dumps(body),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+    @property
+    def identity(self) -> Identity:
+        """The caller as the authorizer established it."""
+        return Identity.from_authorizer_context(self.current_event.request_context.authorizer.get_lambda)
+
+    def header(self, name: str) -> str | None:
+        value = self.current_event.headers.get(name.lower())
+        return value if value else None
+
+    @staticmethod
+    def _domain_error(error: DomainError) -> Response[str]:
+        status = status_for(error)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.warning("request could not complete", extra={"error": error.detail})
+        return problem(status, error.detail, **error.extensions)
+
+    @staticmethod
+    def _validation_error(error: RequestValidationError) -> Response[str]:
+        errors = list(error.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(HTTPStatus.BAD_REQUEST, "The request body is not valid JSON.")
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "The request failed validation.",
+            errors=[_validation_entry(e) for e in errors],
+        )
+
+    @staticmethod
+    def _unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
+        return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
+
+    @staticmethod
+    def _no_identity(error: PermissionError) -> Response[str]:
+        return problem(HTTPStatus.FORBIDDEN, "The request carries no caller identity.")
+
+
+def _body_size(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode("utf-8"))
+
+
+def paginate[T](
+    codec: CursorCodec,
+    fetch: Callable[[PageRequest], Page[T]],
+    limit: int,
+    cursor: str | None,
+    *query: str | None,
+) -> ListResponse[T]:
+    """Decode the cursor for this exact query, fetch one page, and sign the next cursor."""
+    fingerprint = codec.fingerprint(*query)
+    page = fetch(codec.page_request(limit, cursor, fingerprint))
+    return ListResponse[T](items=page.items, next_cursor=codec.encode(page.last_key, fingerprint))
+
+
+def parse_enum[E: StrEnum](kind: type[E], value: str | None, parameter: str) -> E | None:
+    """A query filter value; one the API does not know is a 400, as the contract says."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise BadRequestError(f"Unknown {parameter} '{value}'; expected one of {allowed}.") from None
+
+
+def created[M: BaseModel](model: M) -> Response[M]:
+    """201 with the new resource as its body."""
+    return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=model)
+
+
+def no_content() -> Response[None]:
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)

@@ -1,0 +1,53 @@
+"""Idempotency-Key support through Powertools Idempotency, with its records in their own table."""
+
+from collections.abc import Callable
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from lms.errors import ConflictError, UnprocessableError
+
+
+class IdempotentRequest[B: BaseModel](BaseModel):
+    """What identifies a retry: the caller and their key. The body must match the first request."""
+
+    caller: str
+    key: str
+    body: B
+
+
+def idempotent_by_key[B: BaseModel, R: BaseModel](
+    action: Callable[[IdempotentRequest[B]], R], table_name: str, ttl_seconds: int
+) -> Callable[[IdempotentRequest[B]], R]:
+    """Wrap `action` so a repeated (caller, key) returns the first result instead of running again."""
+    config = IdempotencyConfig(
+        event_key_jmespath="[caller, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=ttl_seconds,
+    )
+    once: Callable[..., R] = idempotent_function(
+        action,
+        data_keyword_argument="request",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+        config=config,
+        output_serializer=PydanticSerializer,
+    )
+
+    def run(request: IdempotentRequest[B]) -> R:
+        try:
+            return once(request=request)
+        except IdempotencyValidationError as error:
+            raise UnprocessableError("This Idempotency-Key was already used with a different body.") from error
+        except IdempotencyAlreadyInProgressError as error:
+            raise ConflictError("A request with this Idempotency-Key is still in progress.") from error
+
+    return run

@@ -1,0 +1,1 @@
+"""Pydantic models: request bodies (strict, unknown fields rejected) and responses (camelCase)."""

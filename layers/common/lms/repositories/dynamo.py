@@ -1,0 +1,183 @@
+"""Low-level helpers shared by the repositories: (de)serialisation, queries, transactions."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from lms.pagination import Page, PageRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    """Decimals back to int/float, recursively: the domain never sees Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def _dynamo_ready(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dynamo_ready(v) for v in value]
+    return value
+
+
+def serialize(item: Item) -> dict[str, Any]:
+    return {k: _serializer.serialize(_dynamo_ready(v)) for k, v in item.items() if v is not None}
+
+
+def serialize_value(value: Any) -> Any:
+    return _serializer.serialize(_dynamo_ready(value))
+
+
+def deserialize(item: dict[str, Any]) -> Item:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments (`:name` placeholders)."""
+    return {f":{name}": serialize_value(value) for name, value in named.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Why a transaction was cancelled: one reason per action, in order."""
+
+    codes: list[str]
+    items: list[Item | None]
+
+    def failed(self, index: int) -> bool:
+        return self.codes[index] == "ConditionalCheckFailed"
+
+    @property
+    def conflicted(self) -> bool:
+        return "TransactionConflict" in self.codes
+
+
+def cancellation(error: ClientError) -> Cancellation | None:
+    """The reasons of a TransactionCanceledException, or None for any other error."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
+    if not reasons:
+        # Some clients only report the reasons in the message: "[ConditionalCheckFailed, None]".
+        message = error.response.get("Error", {}).get("Message", "")
+        listed = message[message.find("[") + 1 : message.rfind("]")].split(",")
+        reasons = [{"Code": code.strip()} for code in listed]
+    return Cancellation(
+        codes=[reason.get("Code", "None") for reason in reasons],
+        items=[deserialize(r["Item"]) if r.get("Item") else None for r in reasons],
+    )
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class Table:
+    """The single table: a client and a name, with the handful of calls the repositories share."""
+
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def get(self, key: dict[str, str], *, consistent: bool = True) -> Item | None:
+        response = self.client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def batch_get(self, keys: list[dict[str, str]]) -> list[Item]:
+        """Every existing item among `keys`, strongly consistent, 100 keys per request."""
+        found: list[Item] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.name: {"Keys": [serialize(k) for k in keys[start : start + 100]], "ConsistentRead": True}
+            }
+            while pending:
+                response = self.client.batch_get_item(RequestItems=pending)
+                found.extend(deserialize(i) for i in response.get("Responses", {}).get(self.name, []))
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def query_page(
+        self,
+        page: PageRequest,
+        *,
+        key_condition: str,
+        expression_values: dict[str, Any],
+        index: str | None = None,
+        filter_expression: str | None = None,
+        expression_names: dict[str, str] | None = None,
+        consistent: bool = False,
+    ) -> Page[Item]:
+        """One page of at most `page.limit` matches; keeps reading past filtered-out items."""
+        items: list[Item] = []
+        start_key = page.start_key
+        while True:
+            kwargs: dict[str, Any] = {
+                "TableName": self.name,
+                "KeyConditionExpression": key_condition,
+                "ExpressionAttributeValues": expression_values,
+                "Limit": page.limit - len(items),
+            }
+            if index:
+                kwargs["IndexName"] = index
+            else:
+                kwargs["ConsistentRead"] = consistent
+            if filter_expression:
+                kwargs["FilterExpression"] = filter_expression
+            if expression_names:
+                kwargs["ExpressionAttributeNames"] = expression_names
+            if start_key:
+                kwargs["ExclusiveStartKey"] = serialize(start_key)
+            response = self.client.query(**kwargs)
+            items.extend(deserialize(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            start_key = deserialize(last) if last else None
+            if start_key is None or len(items) >= page.limit:
+                return Page(items=items, last_key=start_key)
+
+    def query_all(
+        self, *, key_condition: str, expression_values: dict[str, Any], consistent: bool = True
+    ) -> list[Item]:
+        """Every item of a small partition (a course outline), strongly consistent."""
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": expression_values,
+            "ConsistentRead": consistent,
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            items.extend(deserialize(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        """TransactWriteItems; actions name no table, it is filled in here."""
+        for action in actions:
+            next(iter(action.values()))["TableName"] = self.name
+        self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]

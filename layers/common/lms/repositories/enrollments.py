@@ -1,0 +1,183 @@
+"""Enrollments: one item per learner and course (which makes duplicates impossible), an id reference,
+and the course head's seat counter, changed in the same transactions."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lms import keys
+from lms.keys import Entity, Writer
+from lms.models.enrollments import Enrollment, EnrollmentStatus
+from lms.pagination import Page, PageRequest
+from lms.repositories.dynamo import Table, cancellation, serialize, values
+
+
+class EnrollmentExistsError(Exception):
+    def __init__(self, existing: Enrollment) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
+class CourseUnavailableError(Exception):
+    """The course is full, or was deleted meanwhile."""
+
+
+class StaleEnrollmentError(Exception):
+    """The enrollment changed since it was read."""
+
+
+# Takes a seat: the course must exist and have room, if it has a capacity at all.
+_TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
+
+
+def _seat_update(course_id: str, delta: int, now: str) -> dict[str, Any]:
+    update: dict[str, Any] = {
+        "Key": serialize(keys.course(course_id)),
+        "UpdateExpression": "ADD seatsTaken :delta",
+        "ExpressionAttributeValues": values(delta=delta),
+    }
+    if delta > 0:
+        update["ConditionExpression"] = _TAKE_SEAT
+        update["ExpressionAttributeNames"] = {"#capacity": "capacity"}
+    return {"Update": update}
+
+
+def _status_filter(status: EnrollmentStatus | None) -> dict[str, Any]:
+    if status is None:
+        return {}
+    return {"filter_expression": "#status = :status", "expression_names": {"#status": "status"}}
+
+
+class EnrollmentRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def _item(self, enrollment: Enrollment) -> dict[str, Any]:
+        return {
+            **keys.enrollment(enrollment.user_id, enrollment.course_id),
+            **keys.enrollment_index(enrollment.user_id, enrollment.course_id),
+            **enrollment.model_dump(by_alias=True, mode="json"),
+            "entity": Entity.ENROLLMENT,
+            "writer": Writer.API,
+        }
+
+    def create(self, enrollment: Enrollment) -> None:
+        """Store a new enrollment and take a seat, or explain why not."""
+        ref = {
+            **keys.enrollment_ref(enrollment.id),
+            "entity": Entity.ENROLLMENT_REF,
+            "userId": enrollment.user_id,
+            "courseId": enrollment.course_id,
+        }
+        try:
+            self._table.transact(
+                [
+                    {
+                        "Put": {
+                            "Item": serialize(self._item(enrollment)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {"Put": {"Item": serialize(ref), "ConditionExpression": "attribute_not_exists(pk)"}},
+                    _seat_update(enrollment.course_id, +1, enrollment.enrolled_at),
+                ]
+            )
+        except ClientError as error:
+            reasons = cancellation(error)
+            if reasons is None:
+                raise
+            if reasons.failed(0):
+                existing = reasons.items[0] or self._table.get(
+                    keys.enrollment(enrollment.user_id, enrollment.course_id)
+                )
+                if existing:
+                    raise EnrollmentExistsError(Enrollment.model_validate(existing)) from error
+            if reasons.failed(2):
+                raise CourseUnavailableError from error
+            raise StaleEnrollmentError from error
+
+    def get(self, user_id: str, course_id: str) -> Enrollment | None:
+        item = self._table.get(keys.enrollment(user_id, course_id))
+        return Enrollment.model_validate(item) if item else None
+
+    def get_by_id(self, enrollment_id: str) -> Enrollment | None:
+        ref = self._table.get(keys.enrollment_ref(enrollment_id))
+        if not ref:
+            return None
+        enrollment = self.get(ref["userId"], ref["courseId"])
+        # A reference left from an older enrollment of the same learner and course is not this one.
+        return enrollment if enrollment and enrollment.id == enrollment_id else None
+
+    def change_status(self, current: Enrollment, changed: Enrollment, seat_delta: int) -> None:
+        """Write a status change if the enrollment is still at `current.version`, moving a seat
+        in the same transaction when the change takes or frees one."""
+        update = {
+            "Key": serialize(keys.enrollment(current.user_id, current.course_id)),
+            "UpdateExpression": "SET #status = :status, updatedAt = :now, completedAt = :completed, "
+            "version = :version, writer = :writer",
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values(
+                status=changed.status.value,
+                now=changed.updated_at,
+                completed=changed.completed_at,
+                version=changed.version,
+                writer=Writer.API.value,
+                expected=current.version,
+            ),
+        }
+        actions: list[dict[str, Any]] = [{"Update": update}]
+        if seat_delta:
+            actions.append(_seat_update(current.course_id, seat_delta, changed.updated_at))
+        try:
+            self._table.transact(actions)
+        except ClientError as error:
+            reasons = cancellation(error)
+            if reasons is None:
+                raise
+            if len(reasons.codes) > 1 and reasons.failed(1):
+                raise CourseUnavailableError from error
+            raise StaleEnrollmentError from error
+
+    def delete(self, enrollment: Enrollment) -> None:
+        actions: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "Key": serialize(keys.enrollment(enrollment.user_id, enrollment.course_id)),
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": values(expected=enrollment.version),
+                }
+            },
+            {"Delete": {"Key": serialize(keys.enrollment_ref(enrollment.id))}},
+        ]
+        if enrollment.status != EnrollmentStatus.DROPPED:
+            actions.append(_seat_update(enrollment.course_id, -1, enrollment.updated_at))
+        try:
+            self._table.transact(actions)
+        except ClientError as error:
+            if cancellation(error) is None:
+                raise
+            raise StaleEnrollmentError from error
+
+    def list_for_user(self, user_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
+        result = self._table.query_page(
+            page,
+            key_condition="pk = :pk AND begins_with(sk, :prefix)",
+            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.ENROLLMENT_PREFIX)
+            | (values(status=status.value) if status else {}),
+            consistent=True,
+            **_status_filter(status),
+        )
+        return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
+
+    def list_for_course(self, course_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
+        result = self._table.query_page(
+            page,
+            index=keys.GSI1,
+            key_condition="gsi1pk = :pk",
+            expression_values=values(pk=keys.course_enrollments_partition(course_id))
+            | (values(status=status.value) if status else {}),
+            **_status_filter(status),
+        )
+        return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)

@@ -1,0 +1,1 @@
+"""Business rules. Services know nothing of boto3: they speak to repositories."""

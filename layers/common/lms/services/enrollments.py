@@ -1,0 +1,178 @@
+"""Enrollment rules: who may enroll whom, seats, the status machine, and optimistic versions."""
+
+from lms.clock import new_id, utc_now
+from lms.errors import (
+    AlreadyEnrolledError,
+    BadRequestError,
+    ConcurrencyError,
+    ConflictError,
+    CourseFullError,
+    ForbiddenError,
+    NotFoundError,
+    VersionMismatchError,
+)
+from lms.identity import Identity
+from lms.models.catalog import Course
+from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus, EnrollOutcome
+from lms.pagination import Page, PageRequest
+from lms.repositories.courses import CourseRepository
+from lms.repositories.enrollments import (
+    CourseUnavailableError,
+    EnrollmentExistsError,
+    EnrollmentRepository,
+    StaleEnrollmentError,
+)
+from lms.services.access import acting_user, manages_course, require_course_manager, require_visible
+
+_ATTEMPTS = 3
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """`If-Match: 3`, `"3"` or `W/"3"` -> 3."""
+    if header is None:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequestError("If-Match must be the enrollment's version number.")
+    return int(value)
+
+
+def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
+    """Every status but DROPPED holds a seat."""
+    was_seated, is_seated = old != EnrollmentStatus.DROPPED, new != EnrollmentStatus.DROPPED
+    return int(is_seated) - int(was_seated)
+
+
+class EnrollmentService:
+    def __init__(self, enrollments: EnrollmentRepository, courses: CourseRepository) -> None:
+        self._enrollments = enrollments
+        self._courses = courses
+
+    def _course(self, course_id: str) -> Course:
+        course = self._courses.get_head(course_id)
+        if course is None:
+            raise NotFoundError("Course not found.")
+        return course
+
+    def enroll(self, identity: Identity, course_id: str, user_id: str | None) -> EnrollOutcome:
+        course = self._course(course_id)
+        learner = user_id or identity.user_id
+        if learner != identity.user_id and not manages_course(identity, course):
+            raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
+        now = utc_now()
+        enrollment = Enrollment(
+            id=new_id(),
+            user_id=learner,
+            course_id=course_id,
+            status=EnrollmentStatus.ACTIVE,
+            enrolled_at=now,
+            updated_at=now,
+            enrolled_by=identity.user_id,
+            version=1,
+            progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
+        )
+        for _ in range(_ATTEMPTS):
+            try:
+                self._enrollments.create(enrollment)
+                return EnrollOutcome(enrollment=enrollment, created=True)
+            except EnrollmentExistsError as exists:
+                if exists.existing.status != EnrollmentStatus.DROPPED:
+                    raise AlreadyEnrolledError(exists.existing.id, exists.existing.status.value) from exists
+                try:
+                    return EnrollOutcome(
+                        enrollment=self._transition(exists.existing, EnrollmentStatus.ACTIVE, course),
+                        created=False,
+                    )
+                except StaleEnrollmentError:
+                    continue
+            except CourseUnavailableError as full:
+                raise CourseFullError(course.capacity or 0) from full
+            except StaleEnrollmentError:
+                continue
+        raise ConcurrencyError("The enrollment changed concurrently; retry the request.")
+
+    def _transition(self, current: Enrollment, status: EnrollmentStatus, course: Course | None) -> Enrollment:
+        if status == current.status:
+            return current
+        now = utc_now()
+        completed_at = current.completed_at
+        if status == EnrollmentStatus.COMPLETED and completed_at is None:
+            completed_at = now
+        changed = current.model_copy(
+            update={
+                "status": status,
+                "updated_at": now,
+                "completed_at": completed_at,
+                "version": current.version + 1,
+            }
+        )
+        try:
+            self._enrollments.change_status(current, changed, _seat_delta(current.status, status))
+        except CourseUnavailableError as full:
+            capacity = (course or self._course(current.course_id)).capacity or 0
+            raise CourseFullError(capacity) from full
+        return changed
+
+    def _visible(self, identity: Identity, enrollment_id: str) -> tuple[Enrollment, Course | None]:
+        enrollment = self._enrollments.get_by_id(enrollment_id)
+        if enrollment is None:
+            raise NotFoundError("Enrollment not found.")
+        course = None
+        if enrollment.user_id != identity.user_id and not identity.is_admin:
+            course = self._courses.get_head(enrollment.course_id)
+        require_visible(identity, enrollment.user_id, course, "Enrollment")
+        return enrollment, course
+
+    def get(self, identity: Identity, enrollment_id: str) -> Enrollment:
+        return self._visible(identity, enrollment_id)[0]
+
+    def update_status(
+        self, identity: Identity, enrollment_id: str, status: EnrollmentStatus, if_match: int | None
+    ) -> Enrollment:
+        for _ in range(_ATTEMPTS):
+            current, course = self._visible(identity, enrollment_id)
+            if if_match is not None and if_match != current.version:
+                raise VersionMismatchError(if_match, current.version)
+            self._check_learner_transition(identity, current, status, course)
+            try:
+                return self._transition(current, status, course)
+            except StaleEnrollmentError:
+                if if_match is not None:
+                    raise VersionMismatchError(if_match, current.version + 1) from None
+        raise ConcurrencyError("The enrollment changed concurrently; retry the request.")
+
+    @staticmethod
+    def _check_learner_transition(
+        identity: Identity, current: Enrollment, status: EnrollmentStatus, course: Course | None
+    ) -> None:
+        """Learners may drop, and come back after dropping; staff may set any status."""
+        if identity.is_admin or (course is not None and manages_course(identity, course)):
+            return
+        if status == current.status or status == EnrollmentStatus.DROPPED:
+            return
+        if status == EnrollmentStatus.ACTIVE and current.status == EnrollmentStatus.DROPPED:
+            return
+        if status == EnrollmentStatus.ACTIVE:
+            raise ConflictError(f"A {current.status.value} enrollment cannot be reactivated by the learner.")
+        raise ForbiddenError(f"A learner may not set the status {status.value}.")
+
+    def delete(self, identity: Identity, enrollment_id: str) -> None:
+        for _ in range(_ATTEMPTS):
+            current, _course = self._visible(identity, enrollment_id)
+            try:
+                self._enrollments.delete(current)
+                return
+            except StaleEnrollmentError:
+                continue
+        raise ConcurrencyError("The enrollment changed concurrently; retry the request.")
+
+    def list_mine(
+        self, identity: Identity, user_id: str | None, status: EnrollmentStatus | None, page: PageRequest
+    ) -> Page[Enrollment]:
+        return self._enrollments.list_for_user(acting_user(identity, user_id), status, page)
+
+    def list_for_course(
+        self, identity: Identity, course_id: str, status: EnrollmentStatus | None, page: PageRequest
+    ) -> Page[Enrollment]:
+        require_course_manager(identity, self._course(course_id))
+        return self._enrollments.list_for_course(course_id, status, page)
