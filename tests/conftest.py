@@ -126,3 +126,60 @@ class ApiHarness:
 def api(dynamodb: Any, lambda_context: Any) -> ApiHarness:
     """Handlers over moto DynamoDB; each test gets fresh modules and empty tables."""
     return ApiHarness(lambda_context)
+
+
+class StreamHarness:
+    """Feeds the table's stream (moto) to the summarizer the way the event source mapping would:
+    the template's FilterCriteria applied, records in Lambda's shape, in order."""
+
+    def __init__(self, dynamodb: Any, context: Any) -> None:
+        import boto3
+
+        from local.filters import load_pattern, matches
+        from local.streams import lambda_record
+        from local.template import load_template
+
+        props = load_template()["Resources"]["SummarizeProgressFunction"]["Properties"]
+        stream_event = props["Events"]["TableStream"]["Properties"]
+        self._patterns = [load_pattern(f["Pattern"]) for f in stream_event["FilterCriteria"]["Filters"]]
+        self._matches = matches
+        self._lambda_record = lambda_record
+        # moto routes only the classic endpoint; botocore now defaults to account-based ones.
+        self._streams = boto3.client(
+            "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com/"
+        )
+        self._arn = dynamodb.describe_table(TableName=TEST_ENV["TABLE_NAME"])["Table"]["LatestStreamArn"]
+        self._iterators: dict[str, str] = {}
+        self._context = context
+        self.handler = ApiHarness(context)._handler("summarize_progress")
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every record written since the last call, as Lambda would pass them (after filtering)."""
+        records: list[dict[str, Any]] = []
+        for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = self._iterators.get(shard_id) or self._streams.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            response = self._streams.get_records(ShardIterator=iterator)
+            self._iterators[shard_id] = response["NextShardIterator"]
+            records += [self._lambda_record(raw, self._arn) for raw in response["Records"]]
+        return [r for r in records if any(self._matches(p, r) for p in self._patterns)]
+
+    def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = self.handler({"Records": records}, self._context)
+        return result
+
+    def drain(self, rounds: int = 10) -> None:
+        """Deliver until the summarizer has nothing left to react to (its continuations included)."""
+        for _ in range(rounds):
+            records = self.pending()
+            if not records:
+                return
+            assert self.deliver(records) == {"batchItemFailures": []}
+        raise AssertionError("the stream did not settle")
+
+
+@pytest.fixture
+def stream(dynamodb: Any, lambda_context: Any) -> StreamHarness:
+    return StreamHarness(dynamodb, lambda_context)

@@ -11,8 +11,12 @@ from lms.pagination import CursorCodec
 from lms.repositories.courses import CourseRepository
 from lms.repositories.dynamo import Table
 from lms.repositories.enrollments import EnrollmentRepository
+from lms.repositories.progress import ProgressRepository
+from lms.repositories.summaries import SummaryRepository
 from lms.services.catalog import CatalogService
 from lms.services.enrollments import EnrollmentService
+from lms.services.progress import ProgressService
+from lms.services.summaries import SummaryService
 from lms.settings import get_settings
 
 if TYPE_CHECKING:
@@ -56,3 +60,15 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     from lms import idempotency  # only the functions that use it import Powertools Idempotency
 
     return idempotency.idempotent_by_key(action, settings.idempotency_table_name, settings.idempotency_ttl_seconds)
+
+
+def summary_service() -> SummaryService:
+    shared = table()
+    return SummaryService(
+        CourseRepository(shared), EnrollmentRepository(shared), ProgressRepository(shared), SummaryRepository(shared)
+    )
+
+
+def progress_service() -> ProgressService:
+    shared = table()
+    return ProgressService(ProgressRepository(shared), CourseRepository(shared), SummaryRepository(shared))

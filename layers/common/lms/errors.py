@@ -35,7 +35,9 @@ class ConflictError(DomainError):
 
 class AlreadyEnrolledError(ConflictError):
     def __init__(self, enrollment_id: str, status: str) -> None:
-        super().__init__(f"The learner is already enrolled in this course (status {status}).", enrollmentId=enrollment_id)
+        super().__init__(
+            f"The learner is already enrolled in this course (status {status}).", enrollmentId=enrollment_id
+        )
 
 
 class CourseFullError(ConflictError):

@@ -127,11 +127,11 @@ class Table:
         key_condition: str,
         expression_values: dict[str, Any],
         index: str | None = None,
-        filter_expression: str | None = None,
-        expression_names: dict[str, str] | None = None,
+        status: str | None = None,
         consistent: bool = False,
     ) -> Page[Item]:
-        """One page of at most `page.limit` matches; keeps reading past filtered-out items."""
+        """One page of at most `page.limit` matches (optionally only those with `status`); keeps
+        reading past filtered-out items so a page is only short when the results run out."""
         items: list[Item] = []
         start_key = page.start_key
         while True:
@@ -145,10 +145,10 @@ class Table:
                 kwargs["IndexName"] = index
             else:
                 kwargs["ConsistentRead"] = consistent
-            if filter_expression:
-                kwargs["FilterExpression"] = filter_expression
-            if expression_names:
-                kwargs["ExpressionAttributeNames"] = expression_names
+            if status is not None:
+                kwargs["FilterExpression"] = "#status = :status"
+                kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+                kwargs["ExpressionAttributeValues"] = expression_values | values(status=status)
             if start_key:
                 kwargs["ExclusiveStartKey"] = serialize(start_key)
             response = self.client.query(**kwargs)

@@ -42,12 +42,6 @@ def _seat_update(course_id: str, delta: int, now: str) -> dict[str, Any]:
     return {"Update": update}
 
 
-def _status_filter(status: EnrollmentStatus | None) -> dict[str, Any]:
-    if status is None:
-        return {}
-    return {"filter_expression": "#status = :status", "expression_names": {"#status": "status"}}
-
-
 class EnrollmentRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -164,10 +158,9 @@ class EnrollmentRepository:
         result = self._table.query_page(
             page,
             key_condition="pk = :pk AND begins_with(sk, :prefix)",
-            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.ENROLLMENT_PREFIX)
-            | (values(status=status.value) if status else {}),
+            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.ENROLLMENT_PREFIX),
             consistent=True,
-            **_status_filter(status),
+            status=status.value if status else None,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
 
@@ -176,8 +169,7 @@ class EnrollmentRepository:
             page,
             index=keys.GSI1,
             key_condition="gsi1pk = :pk",
-            expression_values=values(pk=keys.course_enrollments_partition(course_id))
-            | (values(status=status.value) if status else {}),
-            **_status_filter(status),
+            expression_values=values(pk=keys.course_enrollments_partition(course_id)),
+            status=status.value if status else None,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)

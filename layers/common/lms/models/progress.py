@@ -1,0 +1,86 @@
+from enum import StrEnum
+
+from pydantic import Field
+
+from lms.models.common import Identifier, RequestModel, ResponseModel
+
+MAX_TIME_SPENT_SECONDS = 86_400
+
+
+class ProgressStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+class ProgressAction(StrEnum):
+    VIEW = "view"
+    COMPLETE = "complete"
+
+
+class ProgressRecord(RequestModel):
+    lesson_id: Identifier
+    action: ProgressAction = Field(strict=False, description="`view`, or `complete` (which is also a view)")
+    time_spent_seconds: int | None = Field(default=None, ge=0, le=MAX_TIME_SPENT_SECONDS)
+    position: int | None = Field(default=None, ge=0, description="Where the learner is in the lesson")
+
+
+class ProgressUpdate(RequestModel):
+    time_spent_seconds: int | None = Field(default=None, ge=0, description="Replaces the total time spent")
+    position: int | None = Field(default=None, ge=0)
+    status: ProgressStatus | None = Field(default=None, strict=False)
+
+
+class Progress(ResponseModel):
+    id: str
+    user_id: str
+    course_id: str
+    module_id: str
+    lesson_id: str
+    status: ProgressStatus
+    view_count: int
+    time_spent_seconds: int
+    position: int | None = None
+    first_viewed_at: str | None = None
+    last_viewed_at: str | None = None
+    completed_at: str | None = None
+    updated_at: str
+
+
+class ModuleSummary(ResponseModel):
+    module_id: str
+    completed_lessons: int
+    required_lessons: int
+    percent: int
+
+
+class LastAccessed(ResponseModel):
+    lesson_id: str
+    at: str
+
+
+class LearnerSummary(ResponseModel):
+    user_id: str
+    course_id: str
+    percent: int = 0
+    completed_lessons: int = 0
+    required_lessons: int = 0
+    viewed_lessons: int = 0
+    modules: list[ModuleSummary] = Field(default_factory=list)
+    last_accessed: LastAccessed | None = None
+    next_lesson_id: str | None = None
+    completed_at: str | None = None
+    updated_at: str | None = None
+
+
+class CourseAggregate(ResponseModel):
+    course_id: str
+    enrolled: int = 0
+    active: int = 0
+    completed: int = 0
+    average_percent: float = 0
+    updated_at: str | None = None
+
+
+class ProgressOutcome(ResponseModel):
+    progress: Progress
+    created: bool

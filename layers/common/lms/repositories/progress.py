@@ -1,0 +1,163 @@
+"""Lesson progress: one item per learner and lesson, written with optimistic versions so that
+concurrent writes lose nothing, and only while the learner holds a seat in the course."""
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lms import keys
+from lms.keys import Entity, Writer
+from lms.models.progress import Progress, ProgressStatus
+from lms.pagination import Page, PageRequest
+from lms.repositories.courses import LessonRef
+from lms.repositories.dynamo import Item, Table, cancellation, serialize, values
+
+# Enrollment statuses that may record progress.
+LEARNING_STATUSES = ("ACTIVE", "COMPLETED")
+
+
+class NotEnrolledError(Exception):
+    """The learner holds no ACTIVE (or COMPLETED) enrollment in the lesson's course."""
+
+
+class ProgressChangedError(Exception):
+    """Another write got there first; `current` is what is stored now (None: unknown, re-read)."""
+
+    def __init__(self, current: "VersionedProgress | None") -> None:
+        super().__init__("progress changed concurrently")
+        self.current = current
+
+
+class VersionedProgress:
+    """A progress record and the version it was stored at (0: not stored yet)."""
+
+    __slots__ = ("progress", "version")
+
+    def __init__(self, progress: Progress, version: int) -> None:
+        self.progress = progress
+        self.version = version
+
+    @classmethod
+    def from_item(cls, item: Item) -> "VersionedProgress":
+        return cls(Progress.model_validate(item), int(item.get("version", 0)))
+
+
+class ProgressRepository:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def lesson_and_progress(self, user_id: str, lesson_id: str) -> tuple[LessonRef | None, VersionedProgress | None]:
+        """Both in one round trip: where the lesson lives, and what the learner did in it so far."""
+        lesson_ref_key, progress_key = keys.lesson_ref(lesson_id), keys.progress(user_id, lesson_id)
+        lesson: LessonRef | None = None
+        progress: VersionedProgress | None = None
+        for item in self._table.batch_get([lesson_ref_key, progress_key]):
+            if item["entity"] == Entity.LESSON_REF:
+                lesson = LessonRef(lesson_id, item["courseId"], item["moduleId"], bool(item["required"]))
+            else:
+                progress = VersionedProgress.from_item(item)
+        return lesson, progress
+
+    def get(self, user_id: str, lesson_id: str) -> VersionedProgress | None:
+        item = self._table.get(keys.progress(user_id, lesson_id))
+        return VersionedProgress.from_item(item) if item else None
+
+    def get_by_id(self, progress_id: str) -> VersionedProgress | None:
+        ref = self._table.get(keys.progress_ref(progress_id))
+        if not ref:
+            return None
+        found = self.get(ref["userId"], ref["lessonId"])
+        return found if found and found.progress.id == progress_id else None
+
+    def for_lessons(self, user_id: str, lesson_ids: list[str]) -> dict[str, Progress]:
+        """The learner's records for these lessons, keyed by lesson id (strongly consistent)."""
+        items = self._table.batch_get([keys.progress(user_id, lesson_id) for lesson_id in lesson_ids])
+        return {item["lessonId"]: Progress.model_validate(item) for item in items}
+
+    def _item(self, progress: Progress, version: int) -> Item:
+        return {
+            **keys.progress(progress.user_id, progress.lesson_id),
+            **keys.progress_index(progress.user_id, progress.course_id, progress.lesson_id),
+            **progress.model_dump(by_alias=True, mode="json"),
+            "entity": Entity.PROGRESS,
+            "writer": Writer.API,
+            "version": version,
+        }
+
+    def save(self, changed: Progress, expected_version: int, *, require_enrollment: bool) -> None:
+        """Store `changed` if the record is still at `expected_version` (0: must not exist yet).
+
+        With `require_enrollment`, the learner's enrollment is checked in the same transaction, so a
+        drop that lands between the check and the write cannot slip through.
+        """
+        put: dict[str, Any] = {
+            "Item": serialize(self._item(changed, expected_version + 1)),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if expected_version:
+            put["ConditionExpression"] = "version = :expected"
+            put["ExpressionAttributeValues"] = values(expected=expected_version)
+        else:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        actions: list[dict[str, Any]] = []
+        if require_enrollment:
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "Key": serialize(keys.enrollment(changed.user_id, changed.course_id)),
+                        "ConditionExpression": "#status IN (:active, :completed)",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values(
+                            active=LEARNING_STATUSES[0], completed=LEARNING_STATUSES[1]
+                        ),
+                    }
+                }
+            )
+        actions.append({"Put": put})
+        if not expected_version:
+            ref = {
+                **keys.progress_ref(changed.id),
+                "entity": Entity.PROGRESS_REF,
+                "userId": changed.user_id,
+                "lessonId": changed.lesson_id,
+            }
+            actions.append({"Put": {"Item": serialize(ref)}})
+        try:
+            self._table.transact(actions)
+        except ClientError as error:
+            reasons = cancellation(error)
+            if reasons is None:
+                raise
+            if require_enrollment and reasons.failed(0):
+                raise NotEnrolledError from error
+            put_index = 1 if require_enrollment else 0
+            current = reasons.items[put_index] if reasons.failed(put_index) else None
+            raise ProgressChangedError(VersionedProgress.from_item(current) if current else None) from error
+
+    def list_for_user(self, user_id: str, status: ProgressStatus | None, page: PageRequest) -> Page[Progress]:
+        result = self._table.query_page(
+            page,
+            key_condition="pk = :pk AND begins_with(sk, :prefix)",
+            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.PROGRESS_PREFIX),
+            consistent=True,
+            status=status.value if status else None,
+        )
+        return Page([Progress.model_validate(i) for i in result.items], result.last_key)
+
+    def list_for_course(
+        self, course_id: str, user_id: str | None, status: ProgressStatus | None, page: PageRequest
+    ) -> Page[Progress]:
+        """A course's records, every learner's or one learner's, by learner then lesson."""
+        condition = "gsi1pk = :pk"
+        expression_values = values(pk=keys.course_progress_partition(course_id))
+        if user_id is not None:
+            condition += " AND begins_with(gsi1sk, :learner)"
+            expression_values |= values(learner=keys.course_progress_learner_prefix(user_id))
+        result = self._table.query_page(
+            page,
+            index=keys.GSI1,
+            key_condition=condition,
+            expression_values=expression_values,
+            status=status.value if status else None,
+        )
+        return Page([Progress.model_validate(i) for i in result.items], result.last_key)

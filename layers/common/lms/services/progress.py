@@ -1,0 +1,183 @@
+"""Progress rules: what a view or a completion does to a lesson record, who may see and reset it,
+and which summary a reader gets."""
+
+import random
+import time
+
+from lms.clock import new_id, utc_now
+from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
+from lms.identity import Identity
+from lms.models.catalog import Course
+from lms.models.progress import (
+    CourseAggregate,
+    LearnerSummary,
+    Progress,
+    ProgressAction,
+    ProgressOutcome,
+    ProgressRecord,
+    ProgressStatus,
+    ProgressUpdate,
+)
+from lms.pagination import Page, PageRequest
+from lms.repositories.courses import CourseRepository, LessonRef
+from lms.repositories.progress import (
+    NotEnrolledError,
+    ProgressChangedError,
+    ProgressRepository,
+    VersionedProgress,
+)
+from lms.repositories.summaries import SummaryRepository
+from lms.services.access import acting_user, manages_course, require_visible
+
+# Enough for a burst of parallel writes to the same record to settle one after another.
+_ATTEMPTS = 50
+
+
+def record_activity(
+    previous: Progress | None, lesson: LessonRef, user_id: str, activity: ProgressRecord, now: str
+) -> Progress:
+    """A view (or a completion, which is also a view) applied to the lesson record. The record is
+    monotonic: counts add up, first times and completion are set once and never moved."""
+    base = previous or Progress(
+        id=new_id(),
+        user_id=user_id,
+        course_id=lesson.course_id,
+        module_id=lesson.module_id,
+        lesson_id=lesson.lesson_id,
+        status=ProgressStatus.IN_PROGRESS,
+        view_count=0,
+        time_spent_seconds=0,
+        updated_at=now,
+    )
+    completing = activity.action == ProgressAction.COMPLETE
+    return base.model_copy(
+        update={
+            "view_count": base.view_count + 1,
+            "time_spent_seconds": base.time_spent_seconds + (activity.time_spent_seconds or 0),
+            "position": base.position if activity.position is None else activity.position,
+            "first_viewed_at": base.first_viewed_at or now,
+            "last_viewed_at": now,
+            "status": ProgressStatus.COMPLETED if completing else base.status,
+            "completed_at": base.completed_at or (now if completing else None),
+            "updated_at": now,
+        }
+    )
+
+
+def apply_update(current: Progress, update: ProgressUpdate, is_staff: bool, now: str) -> Progress:
+    """An explicit edit. Learners may complete a lesson; only staff may reopen a completed one."""
+    changes: dict[str, object] = {}
+    if update.time_spent_seconds is not None:
+        changes["time_spent_seconds"] = update.time_spent_seconds
+    if update.position is not None:
+        changes["position"] = update.position
+    if update.status == ProgressStatus.COMPLETED and current.status != ProgressStatus.COMPLETED:
+        changes |= {"status": ProgressStatus.COMPLETED, "completed_at": current.completed_at or now}
+    if update.status == ProgressStatus.IN_PROGRESS and current.status == ProgressStatus.COMPLETED:
+        if not is_staff:
+            raise ForbiddenError("Only the course's instructors or an admin may reopen a completed lesson.")
+        changes |= {"status": ProgressStatus.IN_PROGRESS, "completed_at": None}
+    if all(getattr(current, name) == value for name, value in changes.items()):
+        return current
+    return current.model_copy(update={**changes, "updated_at": now})
+
+
+def _backoff(attempt: int) -> None:
+    # Jitter spreads out writers that collided on the same item.
+    time.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311 - not cryptographic
+
+
+class ProgressService:
+    def __init__(
+        self,
+        progress: ProgressRepository,
+        courses: CourseRepository,
+        summaries: SummaryRepository,
+    ) -> None:
+        self._progress = progress
+        self._courses = courses
+        self._summaries = summaries
+
+    def record(self, identity: Identity, activity: ProgressRecord) -> ProgressOutcome:
+        """Two round trips when uncontended: one read of lesson and record, one transaction."""
+        lesson, current = self._progress.lesson_and_progress(identity.user_id, activity.lesson_id)
+        if lesson is None:
+            raise NotFoundError("Lesson not found.")
+        for attempt in range(_ATTEMPTS):
+            changed = record_activity(
+                current.progress if current else None, lesson, identity.user_id, activity, utc_now()
+            )
+            try:
+                self._progress.save(changed, current.version if current else 0, require_enrollment=True)
+                return ProgressOutcome(progress=changed, created=current is None)
+            except NotEnrolledError:
+                raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
+            except ProgressChangedError as conflict:
+                current = conflict.current
+                if current is None:
+                    _backoff(attempt)
+                    current = self._progress.get(identity.user_id, activity.lesson_id)
+        raise ConcurrencyError("Too many concurrent writes to this lesson record; retry the request.")
+
+    def _visible(self, identity: Identity, progress_id: str) -> tuple[VersionedProgress, Course | None]:
+        found = self._progress.get_by_id(progress_id)
+        if found is None:
+            raise NotFoundError("Progress not found.")
+        course = None if identity.is_admin else self._courses.get_head(found.progress.course_id)
+        require_visible(identity, found.progress.user_id, course, "Progress")
+        return found, course
+
+    def get(self, identity: Identity, progress_id: str) -> Progress:
+        return self._visible(identity, progress_id)[0].progress
+
+    def update(self, identity: Identity, progress_id: str, update: ProgressUpdate) -> Progress:
+        for attempt in range(_ATTEMPTS):
+            current, course = self._visible(identity, progress_id)
+            is_staff = identity.is_admin or (course is not None and manages_course(identity, course))
+            changed = apply_update(current.progress, update, is_staff, utc_now())
+            if changed is current.progress:
+                return changed
+            try:
+                self._progress.save(changed, current.version, require_enrollment=False)
+                return changed
+            except ProgressChangedError:
+                _backoff(attempt)
+        raise ConcurrencyError("Too many concurrent writes to this lesson record; retry the request.")
+
+    def list_mine(
+        self, identity: Identity, user_id: str | None, status: ProgressStatus | None, page: PageRequest
+    ) -> Page[Progress]:
+        return self._progress.list_for_user(acting_user(identity, user_id), status, page)
+
+    def _course(self, course_id: str) -> Course:
+        course = self._courses.get_head(course_id)
+        if course is None:
+            raise NotFoundError("Course not found.")
+        return course
+
+    def list_for_course(
+        self,
+        identity: Identity,
+        course_id: str,
+        user_id: str | None,
+        status: ProgressStatus | None,
+        page: PageRequest,
+    ) -> Page[Progress]:
+        """Staff see every learner's records (or one learner's); learners see their own."""
+        course = self._course(course_id)
+        learner = user_id if manages_course(identity, course) else acting_user(identity, user_id)
+        return self._progress.list_for_course(course_id, learner, status, page)
+
+    def summary(self, identity: Identity, course_id: str, user_id: str | None) -> LearnerSummary | CourseAggregate:
+        """A learner's summary, or for staff without `userId`, the course aggregate: key lookups only."""
+        course = self._course(course_id)
+        is_staff = manages_course(identity, course)
+        if user_id is None and is_staff:
+            return self._summaries.get_aggregate(course_id)
+        learner = user_id or identity.user_id
+        if learner != identity.user_id and not is_staff:
+            raise ForbiddenError("Only this course's instructors or an admin may read another learner's summary.")
+        stored = self._summaries.get(learner, course_id)
+        if stored is not None:
+            return stored.summary
+        return LearnerSummary(user_id=learner, course_id=course_id, required_lessons=course.required_lesson_count)
