@@ -183,3 +183,112 @@ class StreamHarness:
 @pytest.fixture
 def stream(dynamodb: Any, lambda_context: Any) -> StreamHarness:
     return StreamHarness(dynamodb, lambda_context)
+
+
+# The ids the stream events in events/summarize_progress_*.json refer to.
+SEED = {
+    "course": "01jd0000000000000000000000",
+    "module_1": "01jd0000000000000000000001",
+    "lesson_1": "01jd0000000000000000000002",
+    "enrollment": "01jd0000000000000000000003",
+    "progress_1": "01jd0000000000000000000004",
+    "module_2": "01jd0000000000000000000005",
+    "lesson_2": "01jd0000000000000000000006",
+    "optional_lesson": "01jd0000000000000000000007",
+    "progress_2": "01jd0000000000000000000008",
+    "learner": "student-1",
+    "at": "2026-11-26T10:00:00.000Z",
+}
+
+
+class SeededCourse:
+    """The state the stream events describe, written straight through the repositories."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        from lms.repositories.courses import CourseRepository
+        from lms.repositories.dynamo import Table
+        from lms.repositories.enrollments import EnrollmentRepository
+        from lms.repositories.progress import ProgressRepository
+        from lms.repositories.summaries import SummaryRepository
+
+        table = Table(dynamodb, TEST_ENV["TABLE_NAME"])
+        self.courses = CourseRepository(table)
+        self.enrollments = EnrollmentRepository(table)
+        self.progress = ProgressRepository(table)
+        self.summaries = SummaryRepository(table)
+
+    def create_course(self) -> None:
+        from lms.models.catalog import Course, Lesson, Module
+
+        at = SEED["at"]
+        first = Module(
+            id=SEED["module_1"],
+            title="Getting started",
+            position=1,
+            lessons=[
+                Lesson(id=SEED["lesson_1"], title="What is serverless?", position=1, required=True),
+                Lesson(id=SEED["optional_lesson"], title="Optional history", position=2, required=False),
+            ],
+        )
+        second = Module(
+            id=SEED["module_2"],
+            title="DynamoDB",
+            position=2,
+            lessons=[Lesson(id=SEED["lesson_2"], title="Single-table design", position=1, required=True)],
+        )
+        self.courses.create(
+            Course(
+                id=SEED["course"],
+                title="Intro to Serverless",
+                instructor_ids=["instructor-1"],
+                lesson_count=3,
+                required_lesson_count=2,
+                modules=[first, second],
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+    def enroll(self, user_id: str = SEED["learner"], enrollment_id: str = SEED["enrollment"]) -> None:
+        from lms.models.enrollments import Enrollment, EnrollmentStatus
+
+        at = SEED["at"]
+        self.enrollments.create(
+            Enrollment(
+                id=enrollment_id,
+                user_id=user_id,
+                course_id=SEED["course"],
+                status=EnrollmentStatus.ACTIVE,
+                enrolled_at=at,
+                updated_at=at,
+                enrolled_by=user_id,
+                version=1,
+            )
+        )
+
+    def complete(self, lesson: str, module: str, progress_id: str, at: str, user_id: str = SEED["learner"]) -> None:
+        from lms.models.progress import Progress, ProgressStatus
+
+        record = Progress(
+            id=progress_id,
+            user_id=user_id,
+            course_id=SEED["course"],
+            module_id=module,
+            lesson_id=lesson,
+            status=ProgressStatus.COMPLETED,
+            view_count=1,
+            time_spent_seconds=60,
+            first_viewed_at=at,
+            last_viewed_at=at,
+            completed_at=at,
+            updated_at=at,
+        )
+        self.progress.save(record, 0, require_enrollment=True)
+
+
+@pytest.fixture
+def seeded(dynamodb: Any) -> SeededCourse:
+    """A course with two required lessons (one per module) and an optional one, and its repositories."""
+    seeded = SeededCourse(dynamodb)
+    seeded.create_course()
+    return seeded
