@@ -158,9 +158,12 @@ class StreamHarness:
         records: list[dict[str, Any]] = []
         for shard in self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
-            iterator = self._iterators.get(shard_id) or self._streams.get_shard_iterator(
-                StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+            iterator = (
+                self._iterators.get(shard_id)
+                or self._streams.get_shard_iterator(
+                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
             response = self._streams.get_records(ShardIterator=iterator)
             self._iterators[shard_id] = response["NextShardIterator"]
             records += [self._lambda_record(raw, self._arn) for raw in response["Records"]]

@@ -2,12 +2,11 @@
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
-from lms.api import LmsResolver, created
+from lms.api import LmsResolver
 from lms.models.catalog import Course, CourseCreate
 from lms.observability import logger, metrics, tracer
 
@@ -15,10 +14,10 @@ app = LmsResolver()
 catalog = container.catalog_service()
 
 
-@app.post("/courses", summary="Create a course", tags=["Catalog"])
+@app.post("/courses", status_code=201, summary="Create a course", tags=["Catalog"])
 @tracer.capture_method
-def create_course(body: CourseCreate) -> Response[Course]:
-    return created(catalog.create_course(app.identity, body))
+def create_course(body: CourseCreate) -> Course:
+    return catalog.create_course(app.identity, body)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -29,7 +29,19 @@ def enroll(request: IdempotentRequest[EnrollmentCreate]) -> EnrollOutcome:
 enroll_once = container.idempotent_by_key(enroll)
 
 
-@app.post("/enrollments", summary="Enroll a learner in a course", tags=["Enrollments"])
+@app.post(
+    "/enrollments",
+    status_code=201,
+    responses={
+        201: {"description": "Enrolled", "content": {"application/json": {"model": Enrollment}}},
+        200: {
+            "description": "A DROPPED enrollment, reactivated",
+            "content": {"application/json": {"model": Enrollment}},
+        },
+    },
+    summary="Enroll a learner in a course",
+    tags=["Enrollments"],
+)
 @tracer.capture_method
 def create_enrollment(
     body: EnrollmentCreate,

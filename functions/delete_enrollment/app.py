@@ -14,7 +14,13 @@ app = LmsResolver()
 enrollments = container.enrollment_service()
 
 
-@app.delete("/enrollments/<id>", summary="Delete an enrollment", tags=["Enrollments"])
+@app.delete(
+    "/enrollments/<id>",
+    status_code=204,
+    responses={204: {"description": "Deleted"}},
+    summary="Delete an enrollment",
+    tags=["Enrollments"],
+)
 @tracer.capture_method
 def delete_enrollment(id: str) -> Response[None]:
     enrollments.delete(app.identity, id)

@@ -14,7 +14,13 @@ app = LmsResolver()
 catalog = container.catalog_service()
 
 
-@app.delete("/courses/<courseId>/lessons/<lessonId>", summary="Delete a lesson", tags=["Catalog"])
+@app.delete(
+    "/courses/<courseId>/lessons/<lessonId>",
+    status_code=204,
+    responses={204: {"description": "Deleted"}},
+    summary="Delete a lesson",
+    tags=["Catalog"],
+)
 @tracer.capture_method
 def delete_lesson(courseId: str, lessonId: str) -> Response[None]:  # noqa: N803
     catalog.delete_lesson(app.identity, courseId, lessonId)

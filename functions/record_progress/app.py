@@ -16,7 +16,18 @@ app = LmsResolver()
 progress = container.progress_service()
 
 
-@app.post("/progress", summary="Record a lesson view or completion", tags=["Progress"])
+@app.post(
+    "/progress",
+    responses={
+        200: {"description": "The lesson record, updated", "content": {"application/json": {"model": Progress}}},
+        201: {
+            "description": "The learner's first record for this lesson",
+            "content": {"application/json": {"model": Progress}},
+        },
+    },
+    summary="Record a lesson view or completion",
+    tags=["Progress"],
+)
 @tracer.capture_method
 def record_progress(body: ProgressRecord) -> Response[Progress]:
     outcome = progress.record(app.identity, body)

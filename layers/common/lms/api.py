@@ -2,7 +2,7 @@
 where domain errors become RFC 9457 problem responses."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.models import (
     HTTPBearer,
 )
-from pydantic import BaseModel
 
 from lms.errors import (
     BadRequestError,
@@ -74,7 +73,7 @@ def problem(status: HTTPStatus, detail: str, **extensions: Any) -> Response[str]
 def status_for(error: DomainError) -> HTTPStatus:
     for kind in type(error).__mro__:
         if kind in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[kind]  # type: ignore[index]
+            return STATUS_BY_ERROR[kind]
     return HTTPStatus.BAD_REQUEST
 
 
@@ -106,7 +105,7 @@ class LmsResolver(APIGatewayHttpResolver):
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_content_type)
         self.exception_handler(PermissionError)(self._no_identity)
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
         if _body_size(event) > MAX_BODY_BYTES:
             body = problem_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
@@ -154,7 +153,7 @@ class LmsResolver(APIGatewayHttpResolver):
         return problem(HTTPStatus.FORBIDDEN, "The request carries no caller identity.")
 
 
-def _body_size(event: dict[str, Any]) -> int:
+def _body_size(event: Mapping[str, Any]) -> int:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return len(body) * 3 // 4
@@ -183,11 +182,6 @@ def parse_enum[E: StrEnum](kind: type[E], value: str | None, parameter: str) -> 
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
         raise BadRequestError(f"Unknown {parameter} '{value}'; expected one of {allowed}.") from None
-
-
-def created[M: BaseModel](model: M) -> Response[M]:
-    """201 with the new resource as its body."""
-    return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=model)
 
 
 def no_content() -> Response[None]:

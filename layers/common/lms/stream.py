@@ -33,8 +33,8 @@ class TableItem(BaseModel):
 
 
 class TableChange(DynamoDBStreamChangedRecordModel):
-    NewImage: TableItem | None = None  # type: ignore[assignment]
-    OldImage: TableItem | None = None  # type: ignore[assignment]
+    NewImage: TableItem | None = None
+    OldImage: TableItem | None = None
 
 
 class TableStreamRecord(DynamoDBStreamRecordModel):

@@ -1,5 +1,7 @@
 """Enrollment rules: who may enroll whom, seats, the status machine, and optimistic versions."""
 
+import re
+
 from lms.clock import new_id, utc_now
 from lms.errors import (
     AlreadyEnrolledError,
@@ -25,16 +27,18 @@ from lms.repositories.enrollments import (
 from lms.services.access import acting_user, manages_course, require_course_manager, require_visible
 
 _ATTEMPTS = 3
+# A bare or quoted (optionally weak) ASCII version number; str.isdigit() would also accept "²".
+_IF_MATCH = re.compile(r'(?:W/)?(?P<quote>"?)(?P<version>[0-9]{1,18})(?P=quote)')
 
 
 def parse_if_match(header: str | None) -> int | None:
     """`If-Match: 3`, `"3"` or `W/"3"` -> 3."""
     if header is None:
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    match = _IF_MATCH.fullmatch(header.strip())
+    if match is None:
         raise BadRequestError("If-Match must be the enrollment's version number.")
-    return int(value)
+    return int(match["version"])
 
 
 def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:

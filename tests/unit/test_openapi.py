@@ -1,0 +1,32 @@
+"""The checked-in OpenAPI document is generated from the handlers and must not drift from them."""
+
+import json
+
+from local.template import load_template
+from tools.openapi import OPENAPI_PATH, render
+
+
+def test_checked_in_openapi_document_matches_the_code() -> None:
+    assert OPENAPI_PATH.read_text(encoding="utf-8") == render(), "run `make openapi` and commit openapi.json"
+
+
+def test_every_route_in_the_template_is_documented_and_nothing_else() -> None:
+    routed = {
+        (event["Properties"]["Method"].lower(), event["Properties"]["Path"])
+        for resource in load_template()["Resources"].values()
+        for event in resource.get("Properties", {}).get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+
+    assert documented == routed
+    assert len(routed) == 17
+
+
+def test_errors_are_documented_as_problem_details() -> None:
+    document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    for item in document["paths"].values():
+        for operation in item.values():
+            problem = operation["responses"]["4XX"]["content"]["application/problem+json"]
+            assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
