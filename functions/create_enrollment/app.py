@@ -50,7 +50,7 @@ def create_enrollment(
         Header(alias="idempotency-key", max_length=255, description="Retries return the first response"),
     ] = None,
 ) -> Response[Enrollment]:
-    request = IdempotentRequest(caller=app.identity.user_id, key=idempotency_key or "", body=body)
+    request = IdempotentRequest[EnrollmentCreate](caller=app.identity.user_id, key=idempotency_key or "", body=body)
     outcome = enroll_once(request) if idempotency_key else enroll(request)
     status = HTTPStatus.CREATED if outcome.created else HTTPStatus.OK
     return Response(status_code=status.value, content_type="application/json", body=outcome.enrollment)

@@ -7,6 +7,7 @@ Each batch is coalesced (one recompute per learner and course), failures are rep
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
@@ -20,6 +21,6 @@ summaries = container.summary_service()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = ChangeBatch(summaries, context)
     return process_partial_response(event=event, record_handler=batch.apply, processor=processor, context=context)
