@@ -7,7 +7,6 @@ from lms.errors import (
     AlreadyEnrolledError,
     BadRequestError,
     ConcurrencyError,
-    ConflictError,
     CourseFullError,
     ForbiddenError,
     NotFoundError,
@@ -32,8 +31,8 @@ _IF_MATCH = re.compile(r'(?:W/)?(?P<quote>"?)(?P<version>[0-9]{1,18})(?P=quote)'
 
 
 def parse_if_match(header: str | None) -> int | None:
-    """`If-Match: 3`, `"3"` or `W/"3"` -> 3."""
-    if header is None:
+    """`If-Match: 3`, `"3"` or `W/"3"` -> 3; `*` (any version) -> None."""
+    if header is None or header.strip() == "*":
         return None
     match = _IF_MATCH.fullmatch(header.strip())
     if match is None:
@@ -122,7 +121,8 @@ class EnrollmentService:
         if enrollment is None:
             raise NotFoundError("Enrollment not found.")
         course = None
-        if enrollment.user_id != identity.user_id and not identity.is_admin:
+        # Staff rights need the course; an owner who is an instructor may also teach this course.
+        if not identity.is_admin and (enrollment.user_id != identity.user_id or identity.is_instructor):
             course = self._courses.get_head(enrollment.course_id)
         require_visible(identity, enrollment.user_id, course, "Enrollment")
         return enrollment, course
@@ -149,16 +149,17 @@ class EnrollmentService:
     def _check_learner_transition(
         identity: Identity, current: Enrollment, status: EnrollmentStatus, course: Course | None
     ) -> None:
-        """Learners may drop, and come back after dropping; staff may set any status."""
+        """Learners may drop, and come back after dropping; staff may set any status. A suspension is
+        staff's to lift, so a suspended learner cannot drop (and then re-activate) their way out."""
         if identity.is_admin or (course is not None and manages_course(identity, course)):
             return
-        if status == current.status or status == EnrollmentStatus.DROPPED:
+        if status == current.status:
+            return
+        if status == EnrollmentStatus.DROPPED and current.status != EnrollmentStatus.SUSPENDED:
             return
         if status == EnrollmentStatus.ACTIVE and current.status == EnrollmentStatus.DROPPED:
             return
-        if status == EnrollmentStatus.ACTIVE:
-            raise ConflictError(f"A {current.status.value} enrollment cannot be reactivated by the learner.")
-        raise ForbiddenError(f"A learner may not set the status {status.value}.")
+        raise ForbiddenError(f"A learner may not change a {current.status.value} enrollment to {status.value}.")
 
     def delete(self, identity: Identity, enrollment_id: str) -> None:
         for _ in range(_ATTEMPTS):
