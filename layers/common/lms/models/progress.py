@@ -5,6 +5,7 @@ from pydantic import Field
 from lms.models.common import Identifier, RequestModel, ResponseModel
 
 MAX_TIME_SPENT_SECONDS = 86_400
+MAX_TOTAL_TIME_SECONDS = 100 * 365 * MAX_TIME_SPENT_SECONDS
 
 
 class ProgressStatus(StrEnum):
@@ -25,7 +26,9 @@ class ProgressRecord(RequestModel):
 
 
 class ProgressUpdate(RequestModel):
-    time_spent_seconds: int | None = Field(default=None, ge=0, description="Replaces the total time spent")
+    time_spent_seconds: int | None = Field(
+        default=None, ge=0, le=MAX_TOTAL_TIME_SECONDS, description="Replaces the total"
+    )
     position: int | None = Field(default=None, ge=0)
     status: ProgressStatus | None = Field(default=None, strict=False)
 

@@ -138,8 +138,11 @@ class ProgressService:
             if changed is current.progress:
                 return changed
             try:
-                self._progress.save(changed, current.version, require_enrollment=False)
+                # A learner edits their own record only while they hold a seat, as for POST /progress.
+                self._progress.save(changed, current.version, require_enrollment=not is_staff)
                 return changed
+            except NotEnrolledError:
+                raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
             except ProgressChangedError:
                 _backoff(attempt)
         raise ConcurrencyError("Too many concurrent writes to this lesson record; retry the request.")
