@@ -1,0 +1,95 @@
+"""Local settings and the environment each function runs with, derived from template.yaml."""
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from local.loader import ROOT
+from local.template import FunctionSpec, function_specs, load_template, parameter_defaults
+from local.token import DEFAULT_JWT_SETTINGS
+
+LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
+# Variables a developer may set in their own shell to change what every function sees.
+DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", *DEFAULT_JWT_SETTINGS)
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    ddb_endpoint: str
+    region: str = "us-east-1"
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    max_workers_per_function: int = 4
+    state_dir: Path = ROOT / ".local"
+
+    @classmethod
+    def from_env(cls, ddb_endpoint: str, state_dir: Path = ROOT / ".local") -> "LocalConfig":
+        """PARAMETER_OVERRIDES="LogLevel=DEBUG Stage=dev" works like `sam --parameter-overrides`."""
+        return cls(
+            ddb_endpoint=ddb_endpoint,
+            state_dir=state_dir,
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            parameter_overrides=parse_overrides(os.environ.get("PARAMETER_OVERRIDES", "")),
+            max_workers_per_function=int(os.environ.get("LOCAL_MAX_WORKERS", "4")),
+        )
+
+    @cached_property
+    def parameters(self) -> dict[str, str]:
+        defaults = parameter_defaults(load_template())
+        return {**defaults, "AWS::Region": self.region, **self.parameter_overrides}
+
+    @cached_property
+    def functions(self) -> dict[str, FunctionSpec]:
+        return function_specs(load_template(), self.parameters)
+
+    def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """What a Lambda execution environment of `spec` sees, nothing from the host but PATH/LANG.
+
+        Layering, later wins: Lambda's reserved variables, local stand-ins for cloud-only settings,
+        the template's variables, the local endpoint and dummy credentials, the developer's overrides.
+        """
+        local_defaults = {"CURSOR_SECRET": LOCAL_CURSOR_SECRET, **DEFAULT_JWT_SETTINGS}
+        developer = {name: os.environ[name] for name in DEVELOPER_OVERRIDABLE if name in os.environ}
+        return {
+            **{name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ},
+            **self._reserved_variables(spec),
+            **local_defaults,
+            **spec.environment,
+            **self._local_aws(),
+            **developer,
+        }
+
+    def _reserved_variables(self, spec: FunctionSpec) -> dict[str, str]:
+        variables = {
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "LAMBDA_TASK_ROOT": str((ROOT / spec.code_uri).resolve()),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            "PYTHONUNBUFFERED": "1",  # logs reach the dev console as they are written
+            "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda: no __pycache__ in functions/
+        }
+        if spec.log_level:
+            variables["AWS_LAMBDA_LOG_LEVEL"] = spec.log_level
+        return variables
+
+    def _local_aws(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL_DYNAMODB": self.ddb_endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.ddb_endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            # Never let ~/.aws (profiles, endpoints, credentials) leak into a function.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+
+
+def parse_overrides(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in text.split() if "=" in item)
+    return dict(pairs)

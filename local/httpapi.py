@@ -1,0 +1,207 @@
+"""The HTTP API as template.yaml declares it: routes, the Lambda authorizer and CORS."""
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import unquote
+
+from local.config import LocalConfig
+from local.template import load_template, resolve
+
+_PARAMETER = re.compile(r"\{(\w+)(\+?)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # an HTTP method or ANY
+    path: str  # as in the template, e.g. /courses/{courseId}
+    function: str  # logical id of the integration
+    authorizer: str | None  # None: open route (Auth.Authorizer NONE, or no authorizer at all)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return _compile(self.path)
+
+    @property
+    def _segments(self) -> list[str]:
+        return self.path.strip("/").split("/")
+
+    def specificity(self) -> tuple[tuple[int, ...], int]:
+        """Sort key: literal segments beat {param}, which beats {greedy+}, left to right (as API
+        Gateway picks the most specific route); an exact method beats ANY."""
+        ranks = tuple(_segment_rank(segment) for segment in self._segments)
+        return ranks, int(self.method == "ANY")
+
+    def match(self, method: str, raw_path: str) -> dict[str, str] | None:
+        """The URL-decoded path parameters if the request hits this route, else None."""
+        if self.method not in ("ANY", method):
+            return None
+        found = self._pattern.fullmatch(raw_path)
+        if found is None:
+            return None
+        return {name: unquote(value) for name, value in found.groupdict().items()}
+
+
+def _segment_rank(segment: str) -> int:
+    parameter = _PARAMETER.fullmatch(segment)
+    if parameter is None:
+        return 0
+    return 2 if parameter.group(2) else 1
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    def pattern(segment: str) -> str:
+        parameter = _PARAMETER.fullmatch(segment)
+        if parameter is None:
+            return re.escape(segment)
+        name, greedy = parameter.groups()
+        return f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+
+    return re.compile("/" + "/".join(pattern(s) for s in path.strip("/").split("/")))
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda REQUEST authorizer, payload format 2.0."""
+
+    name: str
+    function: str
+    identity_headers: tuple[str, ...]
+    identity_query_strings: tuple[str, ...]
+    ttl_seconds: int
+    simple_responses: bool
+
+    def identity_source(self, headers: dict[str, str], query: dict[str, str]) -> list[str] | None:
+        """The identity values, or None when one is missing (API Gateway then answers 401)."""
+        values = [headers.get(name.lower(), "") for name in self.identity_headers]
+        values += [query.get(name, "") for name in self.identity_query_strings]
+        return values if all(values) else None
+
+
+@dataclass(frozen=True)
+class Cors:
+    allow_origins: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int | None
+    allow_credentials: bool
+
+    def allowed_origin(self, origin: str | None) -> str | None:
+        if not origin:
+            return None
+        if "*" in self.allow_origins:
+            return "*"
+        return origin if origin in self.allow_origins else None
+
+    def response_headers(self, origin: str | None) -> dict[str, str]:
+        """Headers API Gateway adds to every response for a request from an allowed origin."""
+        allowed = self.allowed_origin(origin)
+        if allowed is None:
+            return {}
+        headers = {"access-control-allow-origin": allowed}
+        if self.expose_headers:
+            headers["access-control-expose-headers"] = ",".join(self.expose_headers)
+        if self.allow_credentials:
+            headers["access-control-allow-credentials"] = "true"
+        return headers
+
+    def preflight_headers(self, origin: str | None) -> dict[str, str]:
+        headers = self.response_headers(origin)
+        if not headers:
+            return {}
+        headers.pop("access-control-expose-headers", None)
+        headers["access-control-allow-methods"] = ",".join(self.allow_methods)
+        headers["access-control-allow-headers"] = ",".join(h.lower() for h in self.allow_headers)
+        if self.max_age is not None:
+            headers["access-control-max-age"] = str(self.max_age)
+        return headers
+
+
+@dataclass(frozen=True)
+class HttpApiSpec:
+    routes: tuple[Route, ...]  # most specific first
+    authorizers: dict[str, Authorizer]
+    cors: Cors | None
+
+    def find_route(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            parameters = route.match(method, raw_path)
+            if parameters is not None:
+                return route, parameters
+        return None
+
+
+def http_api_spec(config: LocalConfig) -> HttpApiSpec:
+    """Routes of every function's HttpApi events, with the API's authorizers and CORS settings."""
+    events = [
+        (logical_id, event["Properties"])
+        for logical_id, spec in config.functions.items()
+        for event in spec.events.values()
+        if event.get("Type") == "HttpApi"
+    ]
+    api_ids = {str(props.get("ApiId", "ServerlessHttpApi")) for _, props in events}
+    if len(api_ids) > 1:
+        raise ValueError(f"the local gateway serves one HttpApi, the template routes to {sorted(api_ids)}")
+    template = load_template()
+    api_resource = template["Resources"].get(next(iter(api_ids), ""), {})
+    api = resolve(api_resource.get("Properties", {}), config.parameters)
+    auth = api.get("Auth", {})
+    routes = [_route(logical_id, props, auth.get("DefaultAuthorizer")) for logical_id, props in events]
+    return HttpApiSpec(
+        routes=tuple(sorted(routes, key=Route.specificity)),
+        authorizers={name: _authorizer(name, spec) for name, spec in auth.get("Authorizers", {}).items()},
+        cors=_cors(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
+    )
+
+
+def _route(function: str, props: dict[str, Any], default_authorizer: str | None) -> Route:
+    authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
+    return Route(
+        method=str(props["Method"]).upper(),
+        path=props["Path"],
+        function=function,
+        authorizer=None if authorizer in (None, "NONE") else authorizer,
+    )
+
+
+def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
+    if str(spec.get("AuthorizerPayloadFormatVersion")) != "2.0":
+        raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
+    function_arn = spec["FunctionArn"]
+    if not (isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn):
+        raise ValueError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn locally")
+    identity = spec.get("Identity", {})
+    return Authorizer(
+        name=name,
+        function=function_arn["Fn::GetAtt"][0],
+        identity_headers=tuple(identity.get("Headers", [])),
+        identity_query_strings=tuple(identity.get("QueryStrings", [])),
+        ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+        simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+    )
+
+
+def _cors(spec: dict[str, Any]) -> Cors:
+    return Cors(
+        allow_origins=_as_list(spec.get("AllowOrigins")),
+        allow_headers=_as_list(spec.get("AllowHeaders")),
+        allow_methods=_as_list(spec.get("AllowMethods")),
+        expose_headers=_as_list(spec.get("ExposeHeaders")),
+        max_age=int(spec["MaxAge"]) if "MaxAge" in spec else None,
+        allow_credentials=bool(spec.get("AllowCredentials", False)),
+    )
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    # A CommaDelimitedList parameter resolves to its raw text locally: split it the way CloudFormation does.
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return tuple(str(item) for item in value)

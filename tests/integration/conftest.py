@@ -1,0 +1,125 @@
+"""The whole local runtime for the integration tests: DynamoDB Local in memory, the functions, the
+stream poller and the HTTP API gateway, on free ports, started once per session and always stopped.
+
+Fixtures: `local_api` (everything, see local.dev.LocalApi), `api` (HTTP client), `token_for(sub,
+role="student", ttl_seconds=3600)`, `ddb` (boto3 DynamoDB client), `table_name` (the main table),
+`gateway` (for its `stats`), `lambdas` (the function pools), `poll_until(fn, predicate, timeout=10)`.
+"""
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.dev import LocalApi, running_api
+from local.dynamodb_local import dynamodb_client
+from local.gateway import Gateway
+from local.lambdas import LambdaService
+from local.polling import poll_until as _poll_until
+from local.ports import free_port
+from local.template import load_template, table_names
+from local.token import mint_token
+
+INTEGRATION_DIR = Path(__file__).parent
+REQUEST_TIMEOUT_SECONDS = 30
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test (`-m "not integration"` skips it)."""
+    for item in items:
+        if INTEGRATION_DIR in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+class ApiClient:
+    """requests against the local API: `api.get("/courses/x", token=t)`, `api.post(path, token, json=...)`."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._local = threading.local()  # one keep-alive session per thread: Session is not thread-safe
+
+    @property
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        session: requests.Session = self._local.session
+        return session
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers.setdefault("Authorization", f"Bearer {token}")
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
+        return self._session.request(method, self.base_url + path, json=json, headers=all_headers, **kwargs)
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, token, **kwargs)
+
+    def post(self, path: str, token: str | None = None, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, token, json=json, **kwargs)
+
+    def patch(self, path: str, token: str | None = None, json: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, token, json=json, **kwargs)
+
+    def delete(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, token, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
+    # Always a fresh in-memory DynamoDB Local (DDB_ENDPOINT is for `make dev` only): tests own their data.
+    with running_api(
+        api_port=0,
+        ddb_port=free_port(),
+        db_path=None,
+        state_dir=tmp_path_factory.mktemp("local-state"),
+    ) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def api(local_api: LocalApi) -> ApiClient:
+    return ApiClient(local_api.url)
+
+
+@pytest.fixture(scope="session")
+def gateway(local_api: LocalApi) -> Gateway:
+    return local_api.gateway
+
+
+@pytest.fixture(scope="session")
+def lambdas(local_api: LocalApi) -> LambdaService:
+    return local_api.lambdas
+
+
+@pytest.fixture(scope="session")
+def token_for() -> Callable[..., str]:
+    """`token_for("alice")`, `token_for("bob", "instructor")`, `token_for("x", ttl_seconds=-3600)`."""
+    return mint_token
+
+
+@pytest.fixture(scope="session")
+def ddb(local_api: LocalApi) -> Any:
+    return dynamodb_client(local_api.ddb_endpoint)
+
+
+@pytest.fixture(scope="session")
+def table_name(local_api: LocalApi) -> str:
+    return table_names(load_template(), local_api.lambdas.config.parameters)["Table"]
+
+
+@pytest.fixture(scope="session")
+def poll_until() -> Callable[..., Any]:
+    """`poll_until(fn, predicate, timeout=10)`: call fn until predicate(result) holds; return it."""
+    return _poll_until
