@@ -18,14 +18,14 @@ help: ## List the targets
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -x "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(VENV)/bin/pip install --quiet --upgrade pip==26.3
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	@test -x "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
 	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==26.3
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
@@ -55,7 +55,7 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: $(VENV)/.installed ## mypy (strict) over the layer and the local runtime
+typecheck: $(VENV)/.installed ## mypy (strict) over the handlers, the layer, the local runtime and tools
 	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed ## Unit tests (moto)
@@ -67,16 +67,21 @@ integration: $(VENV)/.installed node_modules/.installed ## Integration tests ove
 openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 	$(PY) -m tools.openapi > openapi.json
 
+# SAM's Python builder looks for python3.13 on PATH; the SAM venv provides one.
+SAM_ENV := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH"
+
 validate: $(SAM_VENV)/.installed ## sam validate --lint
-	$(SAM) validate --lint
+	$(SAM_ENV) $(SAM) validate --lint
 
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
-	$(SAM) build --cached --parallel
+	$(SAM_ENV) $(SAM) build --cached --parallel
 
 test: lint typecheck unit integration validate build ## Everything CI runs
 
 bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
-	$(PY) -m benchmarks.run
+	@mkdir -p .local
+	@echo "function logs: .local/bench-functions.log"
+	@$(PY) -m benchmarks.run 2> .local/bench-functions.log || { tail -40 .local/bench-functions.log; exit 1; }
 
 clean: ## Remove build outputs
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -3,10 +3,12 @@ stream poller and the HTTP API gateway, on free ports, started once per session 
 
 Fixtures: `local_api` (everything, see local.dev.LocalApi), `api` (HTTP client), `token_for(sub,
 role="student", ttl_seconds=3600)`, `ddb` (boto3 DynamoDB client), `table_name` (the main table),
-`gateway` (for its `stats`), `lambdas` (the function pools), `poll_until(fn, predicate, timeout=10)`.
+`gateway` (for its `stats`), `lambdas` (the function pools), `poll_until(fn, predicate, timeout=10)`,
+`lms` (domain steps over HTTP: users with unique ids, courses, enrollments, summaries, problem checks).
 """
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -123,3 +125,97 @@ def table_name(local_api: LocalApi) -> str:
 def poll_until() -> Callable[..., Any]:
     """`poll_until(fn, predicate, timeout=10)`: call fn until predicate(result) holds; return it."""
     return _poll_until
+
+
+# ---------------------------------------------------------------------- domain steps for the contract tests
+
+PROBLEM_JSON = "application/problem+json"
+SUMMARY_DEADLINE_SECONDS = 15  # summaries are eventually consistent; they catch up well within this
+
+
+class User:
+    """A signed-in caller with a unique `sub`, so tests never share data in the session's database."""
+
+    def __init__(self, label: str, role: str, token_for: Callable[..., str]) -> None:
+        self.id = f"{label}-{uuid.uuid4().hex[:12]}"
+        self.role = role
+        self.token = token_for(self.id, role)
+
+
+class Lms:
+    """The steps a client that only knows API.md takes, over real HTTP, with their expected status checked."""
+
+    def __init__(self, api: ApiClient, token_for: Callable[..., str]) -> None:
+        self.api = api
+        self._token_for = token_for
+
+    def user(self, label: str = "learner", role: str = "student") -> User:
+        return User(label, role, self._token_for)
+
+    def create_course(self, instructor: User, *lessons_per_module: int, **fields: Any) -> dict[str, Any]:
+        """A course whose modules hold the given numbers of (required) lessons: `create_course(t, 2, 1)`."""
+        modules = [
+            {"title": f"Module {m}", "lessons": [{"title": f"Lesson {m}.{n}"} for n in range(1, count + 1)]}
+            for m, count in enumerate(lessons_per_module, start=1)
+        ]
+        body = {"title": f"Course {uuid.uuid4().hex[:8]}", "modules": modules, **fields}
+        return self.expect(201, self.api.post("/courses", instructor.token, json=body))
+
+    def enroll(self, learner: User, course_id: str, status: int = 201) -> dict[str, Any]:
+        return self.expect(status, self.api.post("/enrollments", learner.token, json={"courseId": course_id}))
+
+    def complete(self, learner: User, lesson_id: str) -> dict[str, Any]:
+        response = self.api.post("/progress", learner.token, json={"lessonId": lesson_id, "action": "complete"})
+        assert response.status_code in (200, 201), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def summary(self, reader: User, course_id: str, user_id: str | None = None) -> dict[str, Any]:
+        params = {"userId": user_id} if user_id else None
+        return self.expect(200, self.api.get(f"/progress/course/{course_id}/summary", reader.token, params=params))
+
+    def wait_for_summary(
+        self,
+        reader: User,
+        course_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        user_id: str | None = None,
+        timeout: float = SUMMARY_DEADLINE_SECONDS,
+    ) -> dict[str, Any]:
+        """Poll the (eventually consistent) summary until `predicate` holds; fail at the deadline."""
+        summary: dict[str, Any] = _poll_until(
+            lambda: self.summary(reader, course_id, user_id),
+            predicate,
+            timeout=timeout,
+            interval=0.02,
+            what=f"summary of {user_id or reader.id} in {course_id}",
+        )
+        return summary
+
+    @staticmethod
+    def lesson_ids(course: dict[str, Any]) -> list[str]:
+        """Every lesson id of an outline, in outline order."""
+        return [lesson["id"] for module in course["modules"] for lesson in module["lessons"]]
+
+    @staticmethod
+    def expect(status: int, response: requests.Response) -> dict[str, Any]:
+        assert response.status_code == status, response.text
+        body: dict[str, Any] = response.json() if response.content else {}
+        return body
+
+    @staticmethod
+    def problem(response: requests.Response, status: int) -> dict[str, Any]:
+        """An RFC 9457 problem of `status` with no trace of the server's internals."""
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == PROBLEM_JSON
+        assert "Traceback" not in response.text
+        assert 'File "' not in response.text
+        body: dict[str, Any] = response.json()
+        assert body["status"] == status
+        assert {"type", "title", "detail"} <= body.keys()
+        return body
+
+
+@pytest.fixture(scope="session")
+def lms(api: ApiClient, token_for: Callable[..., str]) -> Lms:
+    return Lms(api, token_for)

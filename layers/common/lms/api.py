@@ -12,9 +12,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import (
-    HTTPBearer,
-)
 
 from lms.errors import (
     BadRequestError,
@@ -93,13 +90,8 @@ class LmsResolver(APIGatewayHttpResolver):
     """An HTTP API resolver with request validation, OpenAPI, and problem+json errors."""
 
     def __init__(self) -> None:
+        # The OpenAPI document (title, security) is assembled for the whole API by tools/openapi.py.
         super().__init__(enable_validation=True)
-        self.configure_openapi(
-            title="LMS Enrollments and Progress API",
-            version="1.0.0",
-            security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
-            security=[{"bearerAuth": []}],
-        )
         self.exception_handler(DomainError)(self._domain_error)
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_content_type)

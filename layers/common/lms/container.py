@@ -1,39 +1,70 @@
 """Wiring: builds the clients, repositories and services a handler holds at module level, so that
-warm invocations reuse them."""
+warm invocations reuse them. Each factory imports only what its service needs: a handler's cold
+start pays for its own domain, not for every other one."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
+import botocore.session
 from pydantic import BaseModel
 
-from lms.pagination import CursorCodec
-from lms.repositories.courses import CourseRepository
 from lms.repositories.dynamo import Table
-from lms.repositories.enrollments import EnrollmentRepository
-from lms.repositories.progress import ProgressRepository
-from lms.repositories.summaries import SummaryRepository
-from lms.services.catalog import CatalogService
-from lms.services.enrollments import EnrollmentService
-from lms.services.progress import ProgressService
-from lms.services.summaries import SummaryService
 from lms.settings import get_settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from lms.idempotency import IdempotentRequest
+    from lms.pagination import CursorCodec
+    from lms.services.catalog import CatalogService
+    from lms.services.enrollments import EnrollmentService
+    from lms.services.progress import ProgressService
+    from lms.services.summaries import SummaryService
 
 
 def table() -> Table:
-    return Table(boto3.client("dynamodb"), get_settings().table_name)
+    # A plain botocore client: boto3 adds nothing here but import time.
+    client = botocore.session.get_session().create_client("dynamodb")
+    return Table(cast("DynamoDBClient", client), get_settings().table_name)
 
 
-def catalog_service() -> CatalogService:
+def catalog_service() -> "CatalogService":
+    from lms.repositories.courses import CourseRepository
+    from lms.services.catalog import CatalogService
+
     return CatalogService(CourseRepository(table()))
 
 
-def enrollment_service() -> EnrollmentService:
+def enrollment_service() -> "EnrollmentService":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.enrollments import EnrollmentRepository
+    from lms.services.enrollments import EnrollmentService
+
     shared = table()
     return EnrollmentService(EnrollmentRepository(shared), CourseRepository(shared))
+
+
+def progress_service() -> "ProgressService":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.progress import ProgressRepository
+    from lms.repositories.summaries import SummaryRepository
+    from lms.services.progress import ProgressService
+
+    shared = table()
+    return ProgressService(ProgressRepository(shared), CourseRepository(shared), SummaryRepository(shared))
+
+
+def summary_service() -> "SummaryService":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.enrollments import EnrollmentRepository
+    from lms.repositories.progress import ProgressRepository
+    from lms.repositories.summaries import SummaryRepository
+    from lms.services.summaries import SummaryService
+
+    shared = table()
+    return SummaryService(
+        CourseRepository(shared), EnrollmentRepository(shared), ProgressRepository(shared), SummaryRepository(shared)
+    )
 
 
 def _cursor_key() -> str:
@@ -42,12 +73,14 @@ def _cursor_key() -> str:
         return settings.cursor_secret
     if not settings.cursor_secret_arn:
         raise RuntimeError("CURSOR_SECRET or CURSOR_SECRET_ARN must be set for list endpoints")
-    from aws_lambda_powertools.utilities.parameters import get_secret  # only list functions pay for it
+    from aws_lambda_powertools.utilities.parameters import get_secret  # fetched on the first list call
 
     return str(get_secret(settings.cursor_secret_arn, max_age=3600))
 
 
-def cursor_codec() -> CursorCodec:
+def cursor_codec() -> "CursorCodec":
+    from lms.pagination import CursorCodec
+
     return CursorCodec(_cursor_key)
 
 
@@ -57,18 +90,6 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     settings = get_settings()
     if not settings.idempotency_table_name:
         raise RuntimeError("IDEMPOTENCY_TABLE_NAME must be set for idempotent endpoints")
-    from lms import idempotency  # only the functions that use it import Powertools Idempotency
+    from lms import idempotency
 
     return idempotency.idempotent_by_key(action, settings.idempotency_table_name, settings.idempotency_ttl_seconds)
-
-
-def summary_service() -> SummaryService:
-    shared = table()
-    return SummaryService(
-        CourseRepository(shared), EnrollmentRepository(shared), ProgressRepository(shared), SummaryRepository(shared)
-    )
-
-
-def progress_service() -> ProgressService:
-    shared = table()
-    return ProgressService(ProgressRepository(shared), CourseRepository(shared), SummaryRepository(shared))

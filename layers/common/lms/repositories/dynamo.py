@@ -1,10 +1,8 @@
 """Low-level helpers shared by the repositories: (de)serialisation, queries, transactions."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from lms.pagination import Page, PageRequest
@@ -14,45 +12,49 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
 Item = dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
-    """Decimals back to int/float, recursively: the domain never sees Decimal."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+# Plain Python values <-> DynamoDB attribute values, for the types this service stores. boto3's
+# TypeSerializer would do it too, but importing boto3 costs a cold start about 100 ms.
+def serialize_value(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": str(value)}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
-    return value
+        return {"M": {k: serialize_value(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [serialize_value(v) for v in value]}
+    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
 
 
-def _dynamo_ready(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _dynamo_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dynamo_ready(v) for v in value]
-    return value
+def deserialize_value(attribute: dict[str, Any]) -> Any:
+    ((kind, value),) = attribute.items()
+    match kind:
+        case "S" | "BOOL":
+            return value
+        case "N":
+            return int(value) if value.lstrip("-").isdigit() else float(value)
+        case "NULL":
+            return None
+        case "M":
+            return deserialize(value)
+        case "L":
+            return [deserialize_value(v) for v in value]
+    raise TypeError(f"unexpected DynamoDB attribute type {kind}")
 
 
 def serialize(item: Item) -> dict[str, Any]:
-    return {k: _serializer.serialize(_dynamo_ready(v)) for k, v in item.items() if v is not None}
-
-
-def serialize_value(value: Any) -> Any:
-    return _serializer.serialize(_dynamo_ready(value))
+    return {k: serialize_value(v) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: dict[str, Any]) -> Item:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: deserialize_value(v) for k, v in item.items()}
 
 
 def values(**named: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""`make bench`: figures for the local runtime, printed, never asserted by the tests."""
