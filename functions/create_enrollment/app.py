@@ -1,19 +1,17 @@
 """POST /enrollments: enroll a learner; an Idempotency-Key header makes retries return the first answer."""
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
 from lms.api import LmsResolver
 from lms.idempotency import IdempotentRequest
 from lms.models.enrollments import Enrollment, EnrollmentCreate, EnrollOutcome
-from lms.observability import logger, metrics, tracer
+from lms.observability import metrics, tracer
 
 app = LmsResolver()
 enrollments = container.enrollment_service()
@@ -56,8 +54,4 @@ def create_enrollment(
     return Response(status_code=status.value, content_type="application/json", body=outcome.enrollment)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = app.lambda_handler()

@@ -1,14 +1,10 @@
 """DELETE /courses/{courseId}/lessons/{lessonId}: remove a lesson; learners' summaries follow."""
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
 from lms.api import LmsResolver, no_content
-from lms.observability import logger, metrics, tracer
+from lms.observability import tracer
 
 app = LmsResolver()
 catalog = container.catalog_service()
@@ -27,8 +23,4 @@ def delete_lesson(courseId: str, lessonId: str) -> Response[None]:  # noqa: N803
     return no_content()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = app.lambda_handler()

@@ -1,17 +1,15 @@
 """GET /progress/course/{courseId}: a course's lesson records (learners see only their own)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
-from lms.api import LmsResolver, paginate, parse_enum
+from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum
 from lms.models.common import ListResponse
 from lms.models.progress import Progress, ProgressStatus
-from lms.observability import logger, metrics, tracer
-from lms.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from lms.observability import tracer
+from lms.pagination import DEFAULT_LIMIT
 
 app = LmsResolver()
 progress = container.progress_service()
@@ -22,8 +20,8 @@ cursors = container.cursor_codec()
 @tracer.capture_method
 def list_course_progress(
     courseId: str,  # noqa: N803 - the path parameter's name
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+    cursor: PageCursor = None,
     status: Annotated[str | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
     userId: Annotated[str | None, Query(description="Staff: one learner's records")] = None,  # noqa: N803
 ) -> ListResponse[Progress]:
@@ -42,8 +40,4 @@ def list_course_progress(
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = app.lambda_handler()

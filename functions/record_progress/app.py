@@ -1,16 +1,13 @@
 """POST /progress: record a view or a completion of a lesson by the caller (201 when first recorded)."""
 
 from http import HTTPStatus
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
 from lms.api import LmsResolver
 from lms.models.progress import Progress, ProgressRecord
-from lms.observability import logger, metrics, tracer
+from lms.observability import tracer
 
 app = LmsResolver()
 progress = container.progress_service()
@@ -35,8 +32,4 @@ def record_progress(body: ProgressRecord) -> Response[Progress]:
     return Response(status_code=status.value, content_type="application/json", body=outcome.progress)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = app.lambda_handler()

@@ -1,15 +1,13 @@
 """PATCH /enrollments/{id}: change an enrollment's status, optionally guarded by If-Match."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Header
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lms import container
 from lms.api import LmsResolver
 from lms.models.enrollments import Enrollment, EnrollmentUpdate
-from lms.observability import logger, metrics, tracer
+from lms.observability import tracer
 from lms.services.enrollments import parse_if_match
 
 app = LmsResolver()
@@ -26,8 +24,4 @@ def update_enrollment(
     return enrollments.update_status(app.identity, id, body.status, parse_if_match(if_match))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = app.lambda_handler()

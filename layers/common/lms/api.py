@@ -5,13 +5,15 @@ import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
 
 from lms.errors import (
     BadRequestError,
@@ -25,10 +27,14 @@ from lms.errors import (
 )
 from lms.identity import Identity
 from lms.models.common import ListResponse
-from lms.observability import logger
-from lms.pagination import CursorCodec, Page, PageRequest
+from lms.observability import logger, metrics, tracer
+from lms.pagination import MAX_LIMIT, CursorCodec, Page, PageRequest
 
 PROBLEM_JSON = "application/problem+json"
+
+# Query parameters every list route takes.
+PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
+PageCursor = Annotated[str | None, Query(max_length=2048, description="The previous page's nextCursor")]
 MAX_BODY_BYTES = 64 * 1024
 PROBLEM_BASE = "https://lms-api.dev/problems/"
 
@@ -108,6 +114,18 @@ class LmsResolver(APIGatewayHttpResolver):
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)
+
+    def lambda_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The function's entry point: correlation id and Lambda context in the logs, X-Ray, EMF
+        metrics flushed after every invocation, then routing."""
+
+        @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+        @tracer.capture_lambda_handler
+        @metrics.log_metrics
+        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return self.resolve(event, context)
+
+        return lambda_handler
 
     @property
     def identity(self) -> Identity:
