@@ -50,20 +50,28 @@ def lambda_context() -> Any:
     return LambdaContext(function_name="test-function", memory_mb=512, timeout_seconds=10)
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """moto-backed DynamoDB with the tables created from template.yaml."""
+@pytest.fixture(scope="session")
+def _mocked_aws() -> Iterator[Any]:
+    """One moto mock for the session: handler modules, loaded once, keep their clients valid."""
     import boto3
     from moto import mock_aws
 
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(_mocked_aws: Any) -> Any:
+    """moto-backed DynamoDB with empty tables created from template.yaml for this test."""
     from local.template import load_template, parameter_defaults, table_definitions
 
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        template = load_template()
-        for definition in table_definitions(template, parameter_defaults(template)).values():
-            client.create_table(**definition)
-        yield client
+    client = _mocked_aws
+    template = load_template()
+    for definition in table_definitions(template, parameter_defaults(template)).values():
+        if definition["TableName"] in client.list_tables()["TableNames"]:
+            client.delete_table(TableName=definition["TableName"])
+        client.create_table(**definition)
+    return client
 
 
 @dataclass
@@ -73,19 +81,22 @@ class Reply:
     headers: dict[str, str]
 
 
+_HANDLERS: dict[str, Any] = {}
+
+
 class ApiHarness:
-    """Invokes handlers in-process with the events from events/, as API Gateway would call them."""
+    """Invokes handlers in-process with the events from events/, as API Gateway would call them.
+    Each handler module is loaded once per session, like a warm execution environment."""
 
     def __init__(self, context: Any) -> None:
         self._context = context
-        self._handlers: dict[str, Any] = {}
 
     def _handler(self, function: str) -> Any:
-        if function not in self._handlers:
+        if function not in _HANDLERS:
             from local.loader import load_module
 
-            self._handlers[function] = load_module(f"functions/{function}")[1]
-        return self._handlers[function]
+            _HANDLERS[function] = load_module(f"functions/{function}")[1]
+        return _HANDLERS[function]
 
     def call(
         self,
@@ -124,7 +135,7 @@ class ApiHarness:
 
 @pytest.fixture
 def api(dynamodb: Any, lambda_context: Any) -> ApiHarness:
-    """Handlers over moto DynamoDB; each test gets fresh modules and empty tables."""
+    """Handlers over moto DynamoDB; each test gets empty tables."""
     return ApiHarness(lambda_context)
 
 

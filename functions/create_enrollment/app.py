@@ -49,7 +49,7 @@ def create_enrollment(
     ] = None,
 ) -> Response[Enrollment]:
     request = IdempotentRequest[EnrollmentCreate](caller=app.identity.user_id, key=idempotency_key or "", body=body)
-    outcome = enroll_once(request) if idempotency_key else enroll(request)
+    outcome = enroll_once(request, app.lambda_context) if idempotency_key else enroll(request)
     status = HTTPStatus.CREATED if outcome.created else HTTPStatus.OK
     return Response(status_code=status.value, content_type="application/json", body=outcome.enrollment)
 

@@ -3,7 +3,7 @@ warm invocations reuse them. Each factory imports only what its service needs: a
 start pays for its own domain, not for every other one."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from pydantic import BaseModel
@@ -86,7 +86,7 @@ def cursor_codec() -> "CursorCodec":
 
 def idempotent_by_key[B: BaseModel, R: BaseModel](
     action: Callable[["IdempotentRequest[B]"], R],
-) -> Callable[["IdempotentRequest[B]"], R]:
+) -> Callable[["IdempotentRequest[B]", Any], R]:
     settings = get_settings()
     if not settings.idempotency_table_name:
         raise RuntimeError("IDEMPOTENCY_TABLE_NAME must be set for idempotent endpoints")

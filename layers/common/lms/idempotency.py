@@ -1,6 +1,7 @@
 """Idempotency-Key support through Powertools Idempotency, with its records in their own table."""
 
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -27,7 +28,7 @@ class IdempotentRequest[B: BaseModel](BaseModel):
 
 def idempotent_by_key[B: BaseModel, R: BaseModel](
     action: Callable[[IdempotentRequest[B]], R], table_name: str, ttl_seconds: int
-) -> Callable[[IdempotentRequest[B]], R]:
+) -> Callable[[IdempotentRequest[B], Any], R]:
     """Wrap `action` so a repeated (caller, key) returns the first result instead of running again."""
     config = IdempotencyConfig(
         event_key_jmespath="[caller, key]",
@@ -42,7 +43,9 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
         output_serializer=PydanticSerializer,
     )
 
-    def run(request: IdempotentRequest[B]) -> R:
+    def run(request: IdempotentRequest[B], context: Any) -> R:
+        # The remaining time bounds how long an in-progress record blocks retries.
+        config.register_lambda_context(context)
         try:
             return once(request=request)
         except IdempotencyValidationError as error:
