@@ -81,6 +81,19 @@ class Reply:
     headers: dict[str, str]
 
 
+def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem with the given status, served as application/problem+json, no stack trace."""
+    assert reply.status == status, reply.body
+    assert reply.headers.get("Content-Type") == "application/problem+json"
+    body: dict[str, Any] = reply.body
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    assert body["title"]
+    assert body["detail"]
+    assert "Traceback" not in json.dumps(body)
+    return body
+
+
 _HANDLERS: dict[str, Any] = {}
 
 

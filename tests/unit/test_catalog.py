@@ -1,12 +1,11 @@
 """The course catalog: creating outlines, reading them, and editing them (modules and lessons)."""
 
-import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply
+from tests.conftest import ApiHarness, Reply, assert_problem
 
 OWNER = {"user": "inst-1", "roles": "instructor"}  # becomes an instructor of the courses it creates
 OTHER_INSTRUCTOR = {"user": "inst-2", "roles": "instructor"}
@@ -29,19 +28,6 @@ OUTLINE = {
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
-    """An RFC 9457 problem with the given status, served as application/problem+json."""
-    assert reply.status == status, reply.body
-    assert reply.headers.get("Content-Type") == "application/problem+json"
-    body: dict[str, Any] = reply.body
-    assert body["status"] == status
-    assert body["type"].startswith("https://")
-    assert body["title"]
-    assert body["detail"]
-    assert "Traceback" not in json.dumps(body)
-    return body
-
-
 def create_course(
     api: ApiHarness, body: dict[str, Any] | None = None, caller: dict[str, str] = OWNER
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply
+from tests.conftest import ApiHarness, Reply, assert_problem
 
 LEARNER = {"user": "student-1", "roles": "student"}
 CLASSMATE = {"user": "student-2", "roles": "student"}
@@ -36,19 +36,6 @@ ENROLLMENT_FIELDS = {
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
-    """An RFC 9457 problem with the given status, served as application/problem+json."""
-    assert reply.status == status, reply.body
-    assert reply.headers.get("Content-Type") == "application/problem+json"
-    body: dict[str, Any] = reply.body
-    assert body["status"] == status
-    assert body["type"].startswith("https://")
-    assert body["title"]
-    assert body["detail"]
-    assert "Traceback" not in json.dumps(body)
-    return body
-
-
 def make_course(api: ApiHarness, capacity: int | None = None) -> str:
     """A course taught by INSTRUCTOR with three lessons, two of them required."""
     lessons = [{"title": "One"}, {"title": "Two"}, {"title": "Extra", "required": False}]

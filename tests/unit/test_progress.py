@@ -4,7 +4,6 @@ The helpers at the top (course with lessons, enrolled learner, recording calls, 
 shared with test_summaries.py.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply
+from tests.conftest import ApiHarness, Reply, assert_problem
 
 STUDENT = {"user": "student-1", "roles": "student"}
 OTHER_STUDENT = {"user": "student-2", "roles": "student"}
@@ -49,18 +48,6 @@ class Course:
     def lesson(self, index: int) -> str:
         """The lesson at this position in outline order (across modules)."""
         return self.lesson_ids[index]
-
-
-def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
-    """An RFC 9457 problem with this status, as application/problem+json, without a stack trace."""
-    assert reply.status == status, reply.body
-    assert reply.headers.get("Content-Type") == "application/problem+json"
-    body: dict[str, Any] = reply.body
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    assert "Traceback" not in json.dumps(body)
-    return body
 
 
 def ok(reply: Reply, status: int = 200) -> Any:

@@ -1,5 +1,6 @@
 """Low-level helpers shared by the repositories: (de)serialisation, queries, transactions."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,15 @@ class Table:
         response = self.client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
         item = response.get("Item")
         return deserialize(item) if item else None
+
+    def get_by_ref(
+        self, ref_key: dict[str, str], target: Callable[[Item], dict[str, str]], item_id: str
+    ) -> Item | None:
+        """Follow an id reference item to the item it names. A reference left behind by an older item
+        with the same key (deleted, then created again) is not that item."""
+        ref = self.get(ref_key)
+        item = self.get(target(ref)) if ref else None
+        return item if item and item.get("id") == item_id else None
 
     def batch_get(self, keys: list[dict[str, str]]) -> list[Item]:
         """Every existing item among `keys`, strongly consistent, 100 keys per request."""

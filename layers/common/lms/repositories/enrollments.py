@@ -96,12 +96,12 @@ class EnrollmentRepository:
         return Enrollment.model_validate(item) if item else None
 
     def get_by_id(self, enrollment_id: str) -> Enrollment | None:
-        ref = self._table.get(keys.enrollment_ref(enrollment_id))
-        if not ref:
-            return None
-        enrollment = self.get(ref["userId"], ref["courseId"])
-        # A reference left from an older enrollment of the same learner and course is not this one.
-        return enrollment if enrollment and enrollment.id == enrollment_id else None
+        item = self._table.get_by_ref(
+            keys.enrollment_ref(enrollment_id),
+            lambda ref: keys.enrollment(ref["userId"], ref["courseId"]),
+            enrollment_id,
+        )
+        return Enrollment.model_validate(item) if item else None
 
     def change_status(self, current: Enrollment, changed: Enrollment, seat_delta: int) -> None:
         """Write a status change if the enrollment is still at `current.version`, moving a seat

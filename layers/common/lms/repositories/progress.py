@@ -63,11 +63,10 @@ class ProgressRepository:
         return VersionedProgress.from_item(item) if item else None
 
     def get_by_id(self, progress_id: str) -> VersionedProgress | None:
-        ref = self._table.get(keys.progress_ref(progress_id))
-        if not ref:
-            return None
-        found = self.get(ref["userId"], ref["lessonId"])
-        return found if found and found.progress.id == progress_id else None
+        item = self._table.get_by_ref(
+            keys.progress_ref(progress_id), lambda ref: keys.progress(ref["userId"], ref["lessonId"]), progress_id
+        )
+        return VersionedProgress.from_item(item) if item else None
 
     def for_lessons(self, user_id: str, lesson_ids: list[str]) -> dict[str, Progress]:
         """The learner's records for these lessons, keyed by lesson id (strongly consistent)."""
