@@ -53,10 +53,6 @@ class VersionMismatchError(ConflictError):
         )
 
 
-class InvalidTransitionError(ConflictError):
-    """A status change that the state machine does not allow."""
-
-
 class PayloadTooLargeError(DomainError):
     """The body is larger than the API accepts."""
 

@@ -23,15 +23,6 @@ class LessonRef:
     required: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogLesson:
-    """A lesson in outline order, as the progress summary needs it."""
-
-    lesson_id: str
-    module_id: str
-    required: bool
-
-
 def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> list[Item]:
     common = {"id": lesson.id, "courseId": course_id, "moduleId": module_id, "required": lesson.required}
     return [
@@ -215,10 +206,3 @@ class CourseRepository:
                 return False  # deleted concurrently
             raise
         return True
-
-    def lessons_in_order(self, course: Course) -> list[CatalogLesson]:
-        return [
-            CatalogLesson(lesson_id=lesson.id, module_id=module.id, required=lesson.required)
-            for module in course.modules
-            for lesson in module.lessons
-        ]

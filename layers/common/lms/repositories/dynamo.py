@@ -73,10 +73,6 @@ class Cancellation:
     def failed(self, index: int) -> bool:
         return self.codes[index] == "ConditionalCheckFailed"
 
-    @property
-    def conflicted(self) -> bool:
-        return "TransactionConflict" in self.codes
-
 
 def cancellation(error: ClientError) -> Cancellation | None:
     """The reasons of a TransactionCanceledException, or None for any other error."""
