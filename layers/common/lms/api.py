@@ -22,7 +22,6 @@ from lms.errors import (
     DomainError,
     ForbiddenError,
     NotFoundError,
-    PayloadTooLargeError,
     UnprocessableError,
 )
 from lms.identity import Identity
@@ -31,13 +30,12 @@ from lms.observability import logger, metrics, tracer
 from lms.pagination import MAX_LIMIT, CursorCodec, Page, PageRequest
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://lms-api.dev/problems/"
+MAX_BODY_BYTES = 64 * 1024
 
 # Query parameters every list route takes.
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
 PageCursor = Annotated[str | None, Query(max_length=2048, description="The previous page's nextCursor")]
-MAX_BODY_BYTES = 64 * 1024
-PROBLEM_BASE = "https://lms-api.dev/problems/"
-
 
 # The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
 STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
@@ -45,7 +43,6 @@ STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
     ForbiddenError: HTTPStatus.FORBIDDEN,
     NotFoundError: HTTPStatus.NOT_FOUND,
     ConflictError: HTTPStatus.CONFLICT,
-    PayloadTooLargeError: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     ConcurrencyError: HTTPStatus.SERVICE_UNAVAILABLE,
     UnprocessableError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }

@@ -53,10 +53,6 @@ class VersionMismatchError(ConflictError):
         )
 
 
-class PayloadTooLargeError(DomainError):
-    """The body is larger than the API accepts."""
-
-
 class ConcurrencyError(DomainError):
     """Contention did not settle within the retry budget; the client may retry."""
 
