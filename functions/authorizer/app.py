@@ -10,6 +10,7 @@ authorizer sits in front of every request, so its cold start is everyone's cold 
 
 import functools
 import os
+import re
 from typing import Any
 
 import jwt
@@ -36,6 +37,8 @@ JWKS_ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_SECONDS = 60
 KNOWN_ROLES = ("student", "instructor", "admin")
 DEFAULT_ROLE = "student"
+# The user id becomes part of table keys: short, printable, and free of the key separator `#`.
+USER_ID = re.compile(r"[A-Za-z0-9._:@|+-]{1,128}")
 
 # Created once per container so fetched keys are reused across invocations.
 JWKS_CLIENT: jwt.PyJWKClient | None = (
@@ -109,6 +112,8 @@ def _decode(token: str) -> dict[str, Any]:
             raise DeniedError(f"claim {name} is not a number")
     if not isinstance(claims["sub"], str) or not claims["sub"]:
         raise DeniedError("claim sub is not a non-empty string")
+    if not USER_ID.fullmatch(claims["sub"]):
+        raise DeniedError("claim sub is not a usable user id")
     for name in ("roles", "cognito:groups"):
         if name in claims and not _is_string_list(claims[name]):
             raise DeniedError(f"claim {name} is not a list of strings")

@@ -2,10 +2,8 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, user_id_query
 from lms.models.progress import CourseAggregate, LearnerSummary
 from lms.observability import tracer
 
@@ -17,7 +15,7 @@ progress = container.progress_service()
 @tracer.capture_method
 def get_progress_summary(
     courseId: str,  # noqa: N803 - the path parameter's name
-    userId: Annotated[str | None, Query(description="Staff: a learner's summary instead of the aggregate")] = None,  # noqa: N803
+    userId: Annotated[str | None, user_id_query("Staff: a learner's summary instead of the aggregate")] = None,  # noqa: N803
 ) -> LearnerSummary | CourseAggregate:
     return progress.summary(app.identity, courseId, userId)
 

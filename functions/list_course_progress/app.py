@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum
+from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum, user_id_query
 from lms.models.common import ListResponse
 from lms.models.progress import Progress, ProgressStatus
 from lms.observability import tracer
@@ -23,7 +23,7 @@ def list_course_progress(
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
     status: Annotated[str | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
-    userId: Annotated[str | None, Query(description="Staff: one learner's records")] = None,  # noqa: N803
+    userId: Annotated[str | None, user_id_query("Staff: one learner's records")] = None,  # noqa: N803
 ) -> ListResponse[Progress]:
     status_filter = parse_enum(ProgressStatus, status, "status")
     identity = app.identity

@@ -355,6 +355,8 @@ FORGED: list[Any] = [
     pytest.param("hs", lambda k: bearer(hs256(claims(sub=DROP))), id="missing-sub"),
     pytest.param("hs", lambda k: bearer(hs256(claims(sub=""))), id="empty-sub"),
     pytest.param("hs", lambda k: bearer(hs256(claims(sub=12345))), id="sub-not-a-string"),
+    pytest.param("hs", lambda k: bearer(hs256(claims(sub="alice#ENROLLMENT"))), id="sub-with-key-separator"),
+    pytest.param("hs", lambda k: bearer(hs256(claims(sub="u" * 129))), id="sub-too-long"),
     # roles
     pytest.param("hs", lambda k: bearer(hs256(claims(roles="admin"))), id="roles-not-a-list"),
     pytest.param("hs", lambda k: bearer(hs256(claims(roles=["admin", 1]))), id="roles-list-with-non-strings"),

@@ -2,6 +2,7 @@
 where domain errors become RFC 9457 problem responses."""
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from http import HTTPStatus
@@ -25,7 +26,7 @@ from lms.errors import (
     UnprocessableError,
 )
 from lms.identity import Identity
-from lms.models.common import ListResponse
+from lms.models.common import ID_PATTERN, ListResponse
 from lms.observability import logger, metrics, tracer
 from lms.pagination import MAX_LIMIT, CursorCodec, Page, PageRequest
 
@@ -33,9 +34,17 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://lms-api.dev/problems/"
 MAX_BODY_BYTES = 64 * 1024
 
+_ID = re.compile(ID_PATTERN)
+
 # Query parameters every list route takes.
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
 PageCursor = Annotated[str | None, Query(max_length=2048, description="The previous page's nextCursor")]
+
+
+def user_id_query(description: str) -> Any:
+    """A `userId` query parameter: another user's id, validated like every id."""
+    return Query(pattern=ID_PATTERN, description=description)
+
 
 # The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
 STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
@@ -103,13 +112,10 @@ class LmsResolver(APIGatewayHttpResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
         if _body_size(event) > MAX_BODY_BYTES:
-            body = problem_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
-            return {
-                "statusCode": 413,
-                "headers": {"Content-Type": PROBLEM_JSON},
-                "body": json.dumps(body),
-                "isBase64Encoded": False,
-            }
+            return _raw_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
+        # An id no resource can have names nothing: 404, as for any unknown id.
+        if not all(_ID.match(value) for value in (event.get("pathParameters") or {}).values()):
+            return _raw_problem(HTTPStatus.NOT_FOUND, "No resource has this id.")
         return super().resolve(event, context)
 
     def lambda_handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -158,6 +164,16 @@ class LmsResolver(APIGatewayHttpResolver):
     @staticmethod
     def _no_identity(error: PermissionError) -> Response[str]:
         return problem(HTTPStatus.FORBIDDEN, "The request carries no caller identity.")
+
+
+def _raw_problem(status: HTTPStatus, detail: str) -> dict[str, Any]:
+    """A problem response in the payload 2.0 shape, for answers given before routing."""
+    return {
+        "statusCode": status.value,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": json.dumps(problem_body(status, detail)),
+        "isBase64Encoded": False,
+    }
 
 
 def _body_size(event: Mapping[str, Any]) -> int:

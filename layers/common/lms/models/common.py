@@ -4,7 +4,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@|+-]+$")]
+# Ids are server-generated, or a user's `sub`: short, URL-safe, and never containing the key separator #.
+ID_PATTERN = r"^[A-Za-z0-9._:@|+-]{1,128}$"
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
 class RequestModel(BaseModel):
