@@ -15,7 +15,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test lint typecheck unit integration validate build invoke token bench openapi format clean
+.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ unit: $(VENV)/.installed ## Unit tests (moto)
 integration: $(VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
+fuzz: $(VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
+	@mkdir -p .local
+	@$(PY) -m tools.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
+
 openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 	$(PY) -m tools.openapi > openapi.json
 
@@ -81,7 +85,7 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
 
-test: lint typecheck unit integration validate build ## Everything CI runs
+test: lint typecheck unit integration fuzz validate build ## Everything CI runs
 
 bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
 	@mkdir -p .local

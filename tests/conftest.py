@@ -120,6 +120,7 @@ class ApiHarness:
         path: dict[str, str] | None = None,
         body: Any = None,
         raw_body: str | None = None,
+        base64_body: bool = False,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
@@ -131,6 +132,7 @@ class ApiHarness:
             for name, value in path.items():
                 route = route.replace("{" + name + "}", value)
             event["rawPath"] = event["requestContext"]["http"]["path"] = route
+        event["isBase64Encoded"] = base64_body
         if raw_body is not None:
             event["body"] = raw_body
         elif body is not None:

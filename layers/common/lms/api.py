@@ -107,12 +107,16 @@ class LmsResolver(APIGatewayHttpResolver):
         self.exception_handler(DomainError)(self._domain_error)
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_content_type)
+        # A body that is not UTF-8 fails before it can fail to be JSON.
+        self.exception_handler(UnicodeDecodeError)(self._undecodable_body)
         self.exception_handler(PermissionError)(self._no_identity)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
         if _body_size(event) > MAX_BODY_BYTES:
             return _raw_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
+        if not _is_json(event):
+            return _raw_problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
         # An id no resource can have names nothing: 404, as for any unknown id.
         if not all(_ID.match(value) for value in (event.get("pathParameters") or {}).values()):
             return _raw_problem(HTTPStatus.NOT_FOUND, "No resource has this id.")
@@ -158,6 +162,10 @@ class LmsResolver(APIGatewayHttpResolver):
         )
 
     @staticmethod
+    def _undecodable_body(error: UnicodeDecodeError) -> Response[str]:
+        return problem(HTTPStatus.BAD_REQUEST, "The request body is not valid JSON.")
+
+    @staticmethod
     def _unsupported_content_type(error: RequestUnsupportedContentType) -> Response[str]:
         return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
 
@@ -174,6 +182,15 @@ def _raw_problem(status: HTTPStatus, detail: str) -> dict[str, Any]:
         "body": json.dumps(problem_body(status, detail)),
         "isBase64Encoded": False,
     }
+
+
+def _is_json(event: Mapping[str, Any]) -> bool:
+    """A request without a body, or whose body is JSON or undeclared (then read as JSON)."""
+    if not event.get("body"):
+        return True
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type in ("", "application/json")
 
 
 def _body_size(event: Mapping[str, Any]) -> int:
