@@ -1,7 +1,7 @@
 """POST /courses/{courseId}/modules/{moduleId}/lessons: append a lesson to a module."""
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, ResourceId
 from lms.models.catalog import LessonCreate, LessonCreated
 from lms.observability import tracer
 
@@ -13,7 +13,7 @@ catalog = container.catalog_service()
     "/courses/<courseId>/modules/<moduleId>/lessons", status_code=201, summary="Append a lesson", tags=["Catalog"]
 )
 @tracer.capture_method
-def create_lesson(courseId: str, moduleId: str, body: LessonCreate) -> LessonCreated:  # noqa: N803
+def create_lesson(courseId: ResourceId, moduleId: ResourceId, body: LessonCreate) -> LessonCreated:  # noqa: N803
     return catalog.add_lesson(app.identity, courseId, moduleId, body)
 
 

@@ -1,7 +1,7 @@
 """POST /courses/{courseId}/modules: append a module (course instructors, admins)."""
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, ResourceId
 from lms.models.catalog import ModuleCreate, ModuleCreated
 from lms.observability import tracer
 
@@ -11,7 +11,7 @@ catalog = container.catalog_service()
 
 @app.post("/courses/<courseId>/modules", status_code=201, summary="Append a module", tags=["Catalog"])
 @tracer.capture_method
-def create_module(courseId: str, body: ModuleCreate) -> ModuleCreated:  # noqa: N803
+def create_module(courseId: ResourceId, body: ModuleCreate) -> ModuleCreated:  # noqa: N803
     return catalog.add_module(app.identity, courseId, body)
 
 

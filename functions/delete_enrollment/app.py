@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from lms import container
-from lms.api import LmsResolver, no_content
+from lms.api import LmsResolver, ResourceId, no_content
 from lms.observability import tracer
 
 app = LmsResolver()
@@ -18,7 +18,7 @@ enrollments = container.enrollment_service()
     tags=["Enrollments"],
 )
 @tracer.capture_method
-def delete_enrollment(id: str) -> Response[None]:
+def delete_enrollment(id: ResourceId) -> Response[None]:
     enrollments.delete(app.identity, id)
     return no_content()
 

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.event_handler import Response
 
 from lms import container
-from lms.api import LmsResolver, no_content
+from lms.api import LmsResolver, ResourceId, no_content
 from lms.observability import tracer
 
 app = LmsResolver()
@@ -18,7 +18,7 @@ catalog = container.catalog_service()
     tags=["Catalog"],
 )
 @tracer.capture_method
-def delete_lesson(courseId: str, lessonId: str) -> Response[None]:  # noqa: N803
+def delete_lesson(courseId: ResourceId, lessonId: ResourceId) -> Response[None]:  # noqa: N803
     catalog.delete_lesson(app.identity, courseId, lessonId)
     return no_content()
 

@@ -1,7 +1,7 @@
 """GET /enrollments/{id}: one enrollment (owner, course instructor, admin)."""
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, ResourceId
 from lms.models.enrollments import Enrollment
 from lms.observability import tracer
 
@@ -11,7 +11,7 @@ enrollments = container.enrollment_service()
 
 @app.get("/enrollments/<id>", summary="Get an enrollment", tags=["Enrollments"])
 @tracer.capture_method
-def get_enrollment(id: str) -> Enrollment:
+def get_enrollment(id: ResourceId) -> Enrollment:
     return enrollments.get(app.identity, id)
 
 

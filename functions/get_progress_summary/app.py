@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from lms import container
-from lms.api import LmsResolver, user_id_query
+from lms.api import LmsResolver, ResourceId, user_id_query
 from lms.models.progress import CourseAggregate, LearnerSummary
 from lms.observability import tracer
 
@@ -14,7 +14,7 @@ progress = container.progress_service()
 @app.get("/progress/course/<courseId>/summary", summary="Get a course progress summary", tags=["Progress"])
 @tracer.capture_method
 def get_progress_summary(
-    courseId: str,  # noqa: N803 - the path parameter's name
+    courseId: ResourceId,  # noqa: N803 - the path parameter's name
     userId: Annotated[str | None, user_id_query("Staff: a learner's summary instead of the aggregate")] = None,  # noqa: N803
 ) -> LearnerSummary | CourseAggregate:
     return progress.summary(app.identity, courseId, userId)

@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum
+from lms.api import LmsResolver, PageCursor, PageLimit, ResourceId, paginate, parse_enum
 from lms.models.common import ListResponse
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.observability import tracer
@@ -19,7 +19,7 @@ cursors = container.cursor_codec()
 @app.get("/enrollments/course/<courseId>", summary="List a course's enrollments", tags=["Enrollments"])
 @tracer.capture_method
 def list_course_enrollments(
-    courseId: str,  # noqa: N803
+    courseId: ResourceId,  # noqa: N803
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
     status: Annotated[str | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,

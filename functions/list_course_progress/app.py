@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum, user_id_query
+from lms.api import LmsResolver, PageCursor, PageLimit, ResourceId, paginate, parse_enum, user_id_query
 from lms.models.common import ListResponse
 from lms.models.progress import Progress, ProgressStatus
 from lms.observability import tracer
@@ -19,7 +19,7 @@ cursors = container.cursor_codec()
 @app.get("/progress/course/<courseId>", summary="List a course's lesson progress", tags=["Progress"])
 @tracer.capture_method
 def list_course_progress(
-    courseId: str,  # noqa: N803 - the path parameter's name
+    courseId: ResourceId,  # noqa: N803 - the path parameter's name
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
     status: Annotated[str | None, Query(description="IN_PROGRESS or COMPLETED")] = None,

@@ -5,7 +5,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, ResourceId
 from lms.models.enrollments import Enrollment, EnrollmentUpdate
 from lms.observability import tracer
 from lms.services.enrollments import parse_if_match
@@ -17,7 +17,7 @@ enrollments = container.enrollment_service()
 @app.patch("/enrollments/<id>", summary="Update an enrollment's status", tags=["Enrollments"])
 @tracer.capture_method
 def update_enrollment(
-    id: str,
+    id: ResourceId,
     body: EnrollmentUpdate,
     if_match: Annotated[str | None, Header(alias="if-match", description="The expected version")] = None,
 ) -> Enrollment:

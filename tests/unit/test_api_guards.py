@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ApiHarness, assert_problem
 
-IMPOSSIBLE_IDS = ["x" * 200, "a#b", "has space", "semi;colon"]
+IMPOSSIBLE_IDS = ["x" * 200, "a#b", "has space", "semi;colon", "trailing-newline\n"]
 
 
 @pytest.mark.parametrize("bad_id", IMPOSSIBLE_IDS)

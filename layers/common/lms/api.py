@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from lms.errors import (
@@ -35,6 +35,9 @@ PROBLEM_BASE = "https://lms-api.dev/problems/"
 MAX_BODY_BYTES = 64 * 1024
 
 _ID = re.compile(ID_PATTERN)
+
+# A resource id in the path. Ids outside the pattern are answered 404 before routing (see resolve).
+ResourceId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 # Query parameters every list route takes.
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
@@ -118,7 +121,7 @@ class LmsResolver(APIGatewayHttpResolver):
         if not _is_json(event):
             return _raw_problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
         # An id no resource can have names nothing: 404, as for any unknown id.
-        if not all(_ID.match(value) for value in (event.get("pathParameters") or {}).values()):
+        if not all(_ID.fullmatch(value) for value in (event.get("pathParameters") or {}).values()):
             return _raw_problem(HTTPStatus.NOT_FOUND, "No resource has this id.")
         return super().resolve(event, context)
 
