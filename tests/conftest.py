@@ -94,7 +94,7 @@ def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
     return body
 
 
-_HANDLERS: dict[str, Any] = {}
+_MODULES: dict[str, Any] = {}
 
 
 class ApiHarness:
@@ -104,12 +104,18 @@ class ApiHarness:
     def __init__(self, context: Any) -> None:
         self._context = context
 
-    def _handler(self, function: str) -> Any:
-        if function not in _HANDLERS:
+    @staticmethod
+    def module(function: str) -> Any:
+        """The function's handler module (patch its attributes here, not through sys.modules,
+        which another load of the same file may have replaced)."""
+        if function not in _MODULES:
             from local.loader import load_module
 
-            _HANDLERS[function] = load_module(f"functions/{function}")[1]
-        return _HANDLERS[function]
+            _MODULES[function] = load_module(f"functions/{function}")[0]
+        return _MODULES[function]
+
+    def _handler(self, function: str) -> Any:
+        return self.module(function).lambda_handler
 
     def call(
         self,
@@ -177,7 +183,8 @@ class StreamHarness:
         self._arn = dynamodb.describe_table(TableName=TEST_ENV["TABLE_NAME"])["Table"]["LatestStreamArn"]
         self._iterators: dict[str, str] = {}
         self._context = context
-        self.handler = ApiHarness(context)._handler("summarize_progress")
+        self.module = ApiHarness.module("summarize_progress")
+        self.handler = self.module.lambda_handler
 
     def pending(self) -> list[dict[str, Any]]:
         """Every record written since the last call, as Lambda would pass them (after filtering)."""

@@ -166,6 +166,16 @@ class Table:
             if start_key is None or len(items) >= page.limit:
                 return Page(items=items, last_key=start_key)
 
+    def query_prefix(self, page: PageRequest, pk: str, sk_prefix: str, status: str | None) -> Page[Item]:
+        """One page of a partition's items whose sort key starts with `sk_prefix` (strongly consistent)."""
+        return self.query_page(
+            page,
+            key_condition="pk = :pk AND begins_with(sk, :prefix)",
+            expression_values=values(pk=pk, prefix=sk_prefix),
+            consistent=True,
+            status=status,
+        )
+
     def query_all(
         self, *, key_condition: str, expression_values: dict[str, Any], consistent: bool = True
     ) -> list[Item]:

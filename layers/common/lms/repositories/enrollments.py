@@ -155,12 +155,8 @@ class EnrollmentRepository:
             raise StaleEnrollmentError from error
 
     def list_for_user(self, user_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
-        result = self._table.query_page(
-            page,
-            key_condition="pk = :pk AND begins_with(sk, :prefix)",
-            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.ENROLLMENT_PREFIX),
-            consistent=True,
-            status=status.value if status else None,
+        result = self._table.query_prefix(
+            page, keys.user_partition(user_id), keys.ENROLLMENT_PREFIX, status.value if status else None
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
 

@@ -134,12 +134,8 @@ class ProgressRepository:
             raise ProgressChangedError(VersionedProgress.from_item(current) if current else None) from error
 
     def list_for_user(self, user_id: str, status: ProgressStatus | None, page: PageRequest) -> Page[Progress]:
-        result = self._table.query_page(
-            page,
-            key_condition="pk = :pk AND begins_with(sk, :prefix)",
-            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.PROGRESS_PREFIX),
-            consistent=True,
-            status=status.value if status else None,
+        result = self._table.query_prefix(
+            page, keys.user_partition(user_id), keys.PROGRESS_PREFIX, status.value if status else None
         )
         return Page([Progress.model_validate(i) for i in result.items], result.last_key)
 
