@@ -1,4 +1,4 @@
-"""Who may do what, as ../shared/API.md states it."""
+"""Who may do what, as the contract (docs/API.md, "Authentication and roles") states it."""
 
 from lms.errors import ForbiddenError, NotFoundError
 from lms.identity import Identity
