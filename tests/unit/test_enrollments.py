@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply, assert_problem
+from tests.conftest import SEED, ApiHarness, Reply, SeededCourse, assert_problem, load_event
 
 LEARNER = {"user": "student-1", "roles": "student"}
 CLASSMATE = {"user": "student-2", "roles": "student"}
@@ -857,3 +857,19 @@ def test_a_user_with_any_sub_enrolls_and_is_found_by_every_read(api: ApiHarness,
     assert get(api, enrollment["id"], learner).body == enrollment
     assert mine(api) == [mine_before]
     assert delete(api, enrollment["id"], learner).status == 204
+
+
+@pytest.mark.parametrize(
+    ("function", "sample"),
+    [("list_enrollments", "check_enrollment.json"), ("list_course_enrollments", "check_course_enrollment.json")],
+)
+def test_the_enrollment_check_samples_in_events_answer_one_item(
+    api: ApiHarness, seeded: SeededCourse, lambda_context: Any, function: str, sample: str
+) -> None:
+    """The events `sam local invoke` uses: student-1's enrollment in the seeded course, found by key."""
+    seeded.enroll()
+
+    response = api.module(function).lambda_handler(load_event(sample), lambda_context)
+
+    assert response["statusCode"] == 200, response["body"]
+    assert [item["id"] for item in json.loads(response["body"])["items"]] == [SEED["enrollment"]]
