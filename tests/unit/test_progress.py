@@ -618,6 +618,18 @@ def test_staff_see_one_learners_records_with_user_id(
     assert owners_and_lessons(items) == {entry for entry in everyone_in(classroom) if entry[0] == learner}
 
 
+def test_a_crafted_sub_never_shows_under_another_learner(api: ApiHarness, course: Course) -> None:
+    """Unencoded, learner `a#b`'s records (USER#a#b#<lesson>) would match learner `a`'s prefix USER#a#."""
+    plain, crafted = {"user": "a", "roles": "student"}, {"user": "a#b", "roles": "student"}
+    for learner in (plain, crafted):
+        enroll(api, course.id, learner)
+        recorded(api, course.lesson(0), caller=learner)
+
+    for learner in (plain, crafted):
+        items = ok(list_course(api, course.id, INSTRUCTOR, userId=learner["user"]))["items"]
+        assert owners_and_lessons(items) == {(learner["user"], course.lesson(0))}
+
+
 def test_staff_filter_the_course_by_status(api: ApiHarness, classroom: Course) -> None:
     items = ok(list_course(api, classroom.id, INSTRUCTOR, status="COMPLETED"))["items"]
 
