@@ -39,7 +39,8 @@ def list_course_enrollments(
         identity.user_id,
         courseId,
         status,
-        userId,
+        # Added after the first release: only when given, so earlier cursors stay valid.
+        *([userId] if userId is not None else []),
     )
 
 

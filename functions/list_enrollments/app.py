@@ -40,7 +40,8 @@ def list_enrollments(
         identity.user_id,
         userId,
         status,
-        courseId,
+        # Added after the first release: only when given, so earlier cursors stay valid.
+        *([courseId] if courseId is not None else []),
     )
 
 
