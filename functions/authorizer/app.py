@@ -127,6 +127,10 @@ def _decode(token: str) -> dict[str, Any]:
         raise DeniedError("claim sub is not a non-empty string")
     if len(claims["sub"]) > MAX_USER_ID_LENGTH:
         raise DeniedError(f"claim sub is longer than {MAX_USER_ID_LENGTH} characters")
+    try:
+        claims["sub"].encode("utf-8")  # a lone surrogate (JSON "\ud800") could be stored nowhere
+    except UnicodeEncodeError:
+        raise DeniedError("claim sub is not valid Unicode text") from None
     for name in ("roles", "cognito:groups"):
         if name in claims and not _is_string_list(claims[name]):
             raise DeniedError(f"claim {name} is not a list of strings")

@@ -356,6 +356,7 @@ FORGED: list[Any] = [
     pytest.param("hs", lambda k: bearer(hs256(claims(sub=""))), id="empty-sub"),
     pytest.param("hs", lambda k: bearer(hs256(claims(sub=12345))), id="sub-not-a-string"),
     pytest.param("hs", lambda k: bearer(hs256(claims(sub="u" * 257))), id="sub-over-256-characters"),
+    pytest.param("hs", lambda k: bearer(hs256(claims(sub="ann\ud800"))), id="sub-with-a-lone-surrogate"),
     # roles
     pytest.param("hs", lambda k: bearer(hs256(claims(roles="admin"))), id="roles-not-a-list"),
     pytest.param("hs", lambda k: bearer(hs256(claims(roles=["admin", 1]))), id="roles-list-with-non-strings"),
