@@ -130,3 +130,27 @@ def test_course_staff_check_one_learner_and_students_may_not(lms: Lms) -> None:
     assert _enrollments(lms, teacher, path, userId=learner.id, status="COMPLETED") == []
     assert _enrollments(lms, teacher, path, userId="nobody") == []
     lms.problem(lms.api.get(path, learner.token, params={"userId": learner.id}), 403)
+
+
+# ------------------------------------------------------------------------- #13 bounded filtered reads
+def test_a_rare_status_comes_in_short_pages_that_keep_a_cursor(lms: Lms) -> None:
+    teacher = lms.user("teacher", "instructor")
+    course = lms.create_course(teacher, 1)
+    for _ in range(7):
+        lms.enroll(lms.user(), course["id"])
+    last = lms.user("zz")  # sorts after the others in the course's index
+    enrollment = lms.enroll(last, course["id"])
+    patch = {"status": "SUSPENDED"}
+    suspended = lms.expect(200, lms.api.patch(f"/enrollments/{enrollment['id']}", teacher.token, json=patch))
+
+    path, params = f"/enrollments/course/{course['id']}", {"status": "SUSPENDED", "limit": 1}
+    first = lms.expect(200, lms.api.get(path, teacher.token, params=params))
+    assert (first["items"], first["nextCursor"] is not None) == ([], True)
+
+    found, cursor, pages = [], first["nextCursor"], 1
+    while cursor is not None:
+        page = lms.expect(200, lms.api.get(path, teacher.token, params={**params, "cursor": cursor}))
+        found += page["items"]
+        cursor, pages = page["nextCursor"], pages + 1
+        assert pages <= 8, "the cursors do not move on"
+    assert found == [suspended]

@@ -137,7 +137,7 @@ class LmsResolver(APIGatewayHttpResolver):
             return _raw_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
         if not _is_json(event):
             return _raw_problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
-        if _json_depth(body) > MAX_JSON_DEPTH:
+        if _nests_deeper_than(body, MAX_JSON_DEPTH):
             return _raw_problem(HTTPStatus.BAD_REQUEST, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
         # An id no resource can have names nothing: 404, as for any unknown id.
         if not all(_ID.fullmatch(value) for value in (event.get("pathParameters") or {}).values()):
@@ -226,22 +226,21 @@ def _decoded_body(event: Mapping[str, Any]) -> bytes | None:
         return None
 
 
-# A JSON string, where brackets mean nothing; one left open runs to the end, so the scan stays linear.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+# A JSON string, where brackets mean nothing. One left open runs to the end, so the match never
+# fails and never backtracks: the scan stays linear.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
 _NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
 
 
-def _json_depth(body: bytes) -> int:
-    """How deep the body's arrays and objects nest, without parsing it (UTF-8 never has ASCII
-    bytes inside a multi-byte character, so the scan works on bytes)."""
-    depth = deepest = 0
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the body's arrays and objects nest deeper than `limit`, without parsing it (UTF-8
+    never has ASCII bytes inside a multi-byte character, so the scan works on bytes)."""
+    depth = 0
     for bracket in _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", body)):
-        if bracket in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def paginate[T](

@@ -1,6 +1,6 @@
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from lms.models.common import RequestModel, ResponseModel, Title, UserId
 
@@ -34,12 +34,13 @@ class CourseCreate(RequestModel):
         "add more with POST /courses/{courseId}/modules and .../lessons.",
     )
 
-    @model_validator(mode="after")
-    def _outline_fits_one_request(self) -> Self:
-        lessons = sum(len(module.lessons) for module in self.modules)
+    @field_validator("modules")
+    @classmethod
+    def _outline_fits_one_request(cls, modules: list[ModuleDraft]) -> list[ModuleDraft]:
+        lessons = sum(len(module.lessons) for module in modules)
         if lessons > MAX_OUTLINE_LESSONS:
             raise ValueError(f"The outline has {lessons} lessons; at most {MAX_OUTLINE_LESSONS} fit in one request.")
-        return self
+        return modules
 
 
 class ModuleCreate(RequestModel):

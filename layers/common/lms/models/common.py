@@ -27,4 +27,8 @@ class ResponseModel(BaseModel):
 
 class ListResponse[T](ResponseModel):
     items: list[T]
-    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the next page; null at the end. A filtered page may hold fewer "
+        "items than `limit`, even none, and still have a next page: follow it until it is null.",
+    )
