@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from lms.identity import Identity, Role
 from local.loader import ROOT, load_module
-from tests.conftest import load_event
+from tests.conftest import expire_parameter_caches, load_event
 
 SECRET = os.environ["JWT_SECRET"]
 ISSUER = os.environ["JWT_ISSUER"]
@@ -439,17 +439,6 @@ def ssm_secret(_mocked_aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     parameters.clear_caches()
 
 
-def _age_parameter_caches() -> None:
-    """What passing max_age does to Powertools Parameters' cache: every entry has expired."""
-    from datetime import datetime, timedelta
-
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS, ExpirableValue
-
-    for provider in DEFAULT_PROVIDERS.values():
-        for key, entry in provider.store.items():
-            provider.store[key] = ExpirableValue(entry.value, datetime.now() - timedelta(seconds=1))
-
-
 def test_secret_parameter_is_read_from_ssm_once_within_its_max_age(
     load_authorizer: Callable[[str], Invoke], ssm_secret: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -494,7 +483,7 @@ def test_a_rotated_secret_is_used_once_the_cached_one_is_older_than_max_age(
     ssm_secret.put_parameter(Name="/lms/dev/jwt-secret", Value=rotated, Type="SecureString", Overwrite=True)
     assert authorize(event_with(bearer(hs256(claims(), rotated)))) == DENIED  # still cached
 
-    _age_parameter_caches()
+    expire_parameter_caches()
     assert authorize(event_with(bearer(hs256(claims(), rotated)))) == allowed("student-1", "student")
     assert authorize(event_with(bearer(hs256(claims())))) == DENIED
 
