@@ -5,6 +5,7 @@ import os
 import sys
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 import botocore.session
 
@@ -18,10 +19,10 @@ def count(**kwargs: Any) -> None:
     CALLS[kwargs["event_name"].rsplit(".", 1)[-1]] += 1
 
 
-def event(name: str, learner: str, path: dict[str, str], body: Any = None) -> dict[str, Any]:
+def event(name: str, learner: str, path: dict[str, str], body: Any = None, roles: str = "student") -> dict[str, Any]:
     with (ROOT / "events" / f"{name}.json").open() as handle:
         sample: dict[str, Any] = json.load(handle)
-    sample["requestContext"]["authorizer"]["lambda"] = {"userId": learner, "roles": "student"}
+    sample["requestContext"]["authorizer"]["lambda"] = {"userId": learner, "roles": roles}
     sample["pathParameters"] = path or None
     # The resolver routes on rawPath: rebuild it from the route with these parameters.
     raw_path = sample["routeKey"].split(" ", 1)[1]
@@ -33,7 +34,21 @@ def event(name: str, learner: str, path: dict[str, str], body: Any = None) -> di
     return sample
 
 
-def main(learner: str, course_id: str, lesson_id: str) -> None:
+def measure(label: str, function: str, sample: dict[str, Any]) -> None:
+    _, handler = load_module(f"functions/{function}")
+    CALLS.clear()
+    response = handler(sample, LambdaContext(function))
+    calls = ", ".join(f"{name} x{n}" for name, n in sorted(CALLS.items()))
+    print(f"  {label:<40} status {response['statusCode']}: {sum(CALLS.values())} calls ({calls})")
+
+
+def with_query(sample: dict[str, Any], **query: str) -> dict[str, Any]:
+    sample["queryStringParameters"] = query
+    sample["rawQueryString"] = urlencode(query)
+    return sample
+
+
+def main(learner: str, course_id: str, lesson_id: str, instructor: str) -> None:
     os.environ.update(
         AWS_ENDPOINT_URL_DYNAMODB=os.environ["DDB_ENDPOINT"],
         AWS_ACCESS_KEY_ID="local",
@@ -56,12 +71,13 @@ def main(learner: str, course_id: str, lesson_id: str) -> None:
         ("GET /courses/{id}", "get_course", {"courseId": course_id}, None),
     ]
     for label, function, path, body in cases:
-        _, handler = load_module(f"functions/{function}")
-        CALLS.clear()
-        response = handler(event(function, learner, path, body), LambdaContext(function))
-        calls = ", ".join(f"{name} x{n}" for name, n in sorted(CALLS.items()))
-        print(f"  {label:<40} status {response['statusCode']}: {sum(CALLS.values())} calls ({calls})")
+        measure(label, function, event(function, learner, path, body))
+    # Is this user enrolled in this course? (one key lookup each)
+    mine = with_query(event("list_enrollments", learner, {}), courseId=course_id)
+    measure("GET /enrollments?courseId=", "list_enrollments", mine)
+    staff = event("list_course_enrollments", instructor, {"courseId": course_id}, roles="instructor")
+    measure("GET /enrollments/course/{id}?userId=", "list_course_enrollments", with_query(staff, userId=learner))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

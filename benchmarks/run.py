@@ -159,14 +159,15 @@ def bench_freshness(client: Client) -> None:
 def bench_dynamodb_calls(api: LocalApi) -> None:
     """Run handlers in this process against the same DynamoDB and count the calls they make."""
     client = Client(api.url)
-    instructor = mint_token(f"bench-instructor-{uuid.uuid4().hex[:8]}", "instructor")
+    instructor_id = f"bench-instructor-{uuid.uuid4().hex[:8]}"
+    instructor = mint_token(instructor_id, "instructor")
     learner_id = f"bench-learner-{uuid.uuid4().hex[:8]}"
     course = setup_course(client, instructor, lessons_per_module=2, modules=1)
     client.call("POST", "/enrollments", mint_token(learner_id, "student"), {"courseId": course["id"]})
     env = {**os.environ, "DDB_ENDPOINT": api.ddb_endpoint}
     lesson = course["modules"][0]["lessons"][0]["id"]
     output = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [sys.executable, "-m", "benchmarks.count_calls", learner_id, course["id"], lesson],
+        [sys.executable, "-m", "benchmarks.count_calls", learner_id, course["id"], lesson, instructor_id],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -175,6 +176,15 @@ def bench_dynamodb_calls(api: LocalApi) -> None:
     )
     print("\nDynamoDB calls per request (handlers in-process, botocore events counted)")
     print(output.stdout.rstrip())
+
+
+def bench_largest_outline(client: Client) -> None:
+    """POST /courses with the largest outline one request may carry (100 modules, 500 lessons: 1,100
+    items) must finish well inside the function's 10 s timeout."""
+    instructor = mint_token(f"bench-instructor-{uuid.uuid4().hex[:8]}", "instructor")
+    samples = [timed(lambda: setup_course(client, instructor, lessons_per_module=5, modules=100)) for _ in range(5)]
+    print("\nLargest outline per request (100 modules x 5 lessons, parallel batch writes)")
+    report("POST /courses (500 lessons)", samples)
 
 
 def bench_cold_imports() -> None:
@@ -209,6 +219,7 @@ def main() -> None:
         bench_parallel_views(api)
         bench_freshness(client)
         bench_dynamodb_calls(api)
+        bench_largest_outline(client)
     bench_cold_imports()
 
 

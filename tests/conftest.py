@@ -94,6 +94,17 @@ def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
     return body
 
 
+def expire_parameter_caches() -> None:
+    """What the passing of max_age does to Powertools Parameters' cache: every entry has expired."""
+    from datetime import datetime, timedelta
+
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS, ExpirableValue
+
+    for provider in DEFAULT_PROVIDERS.values():
+        for key, entry in provider.store.items():
+            provider.store[key] = ExpirableValue(entry.value, datetime.now() - timedelta(seconds=1))
+
+
 _MODULES: dict[str, Any] = {}
 
 

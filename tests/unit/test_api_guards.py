@@ -19,10 +19,80 @@ def test_an_id_no_resource_can_have_is_404(api: ApiHarness, function: str, param
     assert problem["detail"] == "No resource has this id."
 
 
-@pytest.mark.parametrize("bad_id", IMPOSSIBLE_IDS)
-def test_a_user_id_filter_that_is_not_an_id_is_422(api: ApiHarness, bad_id: str) -> None:
-    problem = assert_problem(api.call("list_enrollments", roles="admin", query={"userId": bad_id}), 422)
+# Any `sub` a token may carry: user ids are not ours to shape (keys.user_key makes them key-safe).
+UNUSUAL_USER_IDS = ["CN=Ann,OU=Staff", "José", "a#b", "has space", "u" * 256, "USER#x#ENROLLMENT#y"]
+
+
+@pytest.mark.parametrize("bad_id", ["u" * 257, ""])
+@pytest.mark.parametrize("function", ["list_enrollments", "list_progress"])
+def test_a_user_id_filter_no_token_could_carry_is_422(api: ApiHarness, function: str, bad_id: str) -> None:
+    problem = assert_problem(api.call(function, roles="admin", query={"userId": bad_id}), 422)
     assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", "userId")]
+
+
+@pytest.mark.parametrize("user_id", UNUSUAL_USER_IDS)
+@pytest.mark.parametrize("function", ["list_enrollments", "list_progress"])
+def test_a_user_id_filter_takes_any_id_a_token_may_carry(api: ApiHarness, function: str, user_id: str) -> None:
+    reply = api.call(function, roles="admin", query={"userId": user_id})
+    assert (reply.status, reply.body) == (200, {"items": [], "nextCursor": None})
+
+
+# Every route that takes a body, with the path parameters it needs (ids that need not exist).
+BODY_ROUTES = [
+    ("create_course", None),
+    ("create_module", {"courseId": "c1"}),
+    ("create_lesson", {"courseId": "c1", "moduleId": "m1"}),
+    ("create_enrollment", None),
+    ("update_enrollment", {"id": "e1"}),
+    ("record_progress", None),
+    ("update_progress", {"id": "p1"}),
+]
+
+
+@pytest.mark.parametrize(("function", "path"), BODY_ROUTES)
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_deeply_nested_json_is_400_on_every_route_with_a_body(
+    api: ApiHarness, function: str, path: dict[str, str] | None, opening: str
+) -> None:
+    """10,000 levels (~20-50 KB) would make json.loads raise RecursionError, a 500."""
+    closing = "]" if opening == "[" else "}"
+    problem = assert_problem(
+        api.call(function, roles="admin", path=path, raw_body=opening * 10_000 + closing * 10_000), 400
+    )
+    assert "nests deeper" in problem["detail"]
+
+
+def test_nesting_is_measured_outside_strings_only(api: ApiHarness) -> None:
+    """Brackets inside a string, even with escaped quotes, are text: the body reaches validation."""
+    description = '\\"[' * 200 + "{" * 200
+    body = '{"title": "T", "description": "' + description + '", "modules": [[[[1]]]]}'
+    reply = api.call("create_course", roles="admin", raw_body=body)
+    assert next(e["field"] for e in assert_problem(reply, 422)["errors"]).startswith("modules")
+
+
+@pytest.mark.parametrize(("size", "status"), [(64 * 1024, 415), (64 * 1024 + 1, 413)])
+def test_the_64_kib_limit_is_on_the_decoded_body(api: ApiHarness, size: int, status: int) -> None:
+    """API Gateway base64-encodes non-text bodies: 65,536 bytes encode to 87,384 characters (with
+    padding), and must be measured as 65,536."""
+    raw = base64.b64encode(b"x" * size).decode()
+    reply = api.call(
+        "create_course", roles="admin", raw_body=raw, base64_body=True, headers={"Content-Type": "text/plain"}
+    )
+    assert_problem(reply, status)
+
+
+@pytest.mark.parametrize(
+    ("function", "path"),
+    [
+        ("list_enrollments", None),
+        ("list_course_enrollments", {"courseId": "c1"}),
+        ("list_progress", None),
+        ("list_course_progress", {"courseId": "c1"}),
+    ],
+)
+@pytest.mark.parametrize("cursor", ["x" * 2049, "a." * 5000, "", "é.é", "...", "e30.AAAA"])
+def test_every_bad_cursor_is_400(api: ApiHarness, function: str, path: dict[str, str] | None, cursor: str) -> None:
+    assert_problem(api.call(function, roles="admin", path=path, query={"cursor": cursor}), 400)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"])

@@ -1,6 +1,7 @@
 """Enrollments: who may enroll whom, seats, idempotent retries, listing, status changes and deletion."""
 
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply, assert_problem
+from tests.conftest import SEED, ApiHarness, Reply, SeededCourse, assert_problem, load_event
 
 LEARNER = {"user": "student-1", "roles": "student"}
 CLASSMATE = {"user": "student-2", "roles": "student"}
@@ -670,3 +671,223 @@ def test_others_deleting_an_enrollment_get_404(api: ApiHarness, course: str, cal
     enrollment = enrolled(api, course)
     assert_problem(delete(api, enrollment["id"], caller), 404)
     assert mine(api) == [enrollment]
+
+
+# ------------------------------------------------------------------------ suspensions survive a delete
+def test_a_suspended_learner_cannot_delete_their_way_out(api: ApiHarness, course: str) -> None:
+    """DELETE then POST would start afresh as ACTIVE: the owner may not delete a SUSPENDED enrollment."""
+    suspended = set_status(api, enrolled(api, course)["id"], "SUSPENDED")
+
+    problem = assert_problem(delete(api, suspended["id"]), 403)
+
+    assert "suspended" in problem["detail"]
+    assert get(api, suspended["id"]).body == suspended
+    assert_problem(enroll(api, course), 409)
+    assert mine(api) == [suspended]
+
+
+@pytest.mark.parametrize("caller", STAFF, ids=STAFF_IDS)
+def test_staff_may_delete_a_suspended_enrollment(api: ApiHarness, course: str, caller: dict[str, str]) -> None:
+    suspended = set_status(api, enrolled(api, course)["id"], "SUSPENDED")
+    assert delete(api, suspended["id"], caller).status == 204
+    assert mine(api) == []
+
+
+def test_a_suspension_landing_during_the_owners_delete_wins(
+    api: ApiHarness, course: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner's delete read an ACTIVE enrollment; staff suspend it before the delete is written:
+    the delete is conditioned on the version read, fails, and the retry sees the suspension."""
+    enrollment = enrolled(api, course)
+    repository = api.module("delete_enrollment").enrollments._enrollments
+    real_delete = repository.delete
+
+    def suspended_meanwhile(current: Any) -> None:
+        monkeypatch.setattr(repository, "delete", real_delete)
+        set_status(api, enrollment["id"], "SUSPENDED")
+        real_delete(current)
+
+    monkeypatch.setattr(repository, "delete", suspended_meanwhile)
+
+    assert_problem(delete(api, enrollment["id"]), 403)
+    assert get(api, enrollment["id"]).body["status"] == "SUSPENDED"
+
+
+# ----------------------------------------------------------------------- bounded reads per list page
+class DynamoCalls:
+    """The DynamoDB operations one handler module sends, with their parameters."""
+
+    def __init__(self, api: ApiHarness, function: str, service: str = "enrollments") -> None:
+        self._events = getattr(api.module(function), service)._enrollments._table.client.meta.events
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def _record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.sent.append((model.name, params))
+
+    def __enter__(self) -> "DynamoCalls":
+        self._events.register("before-parameter-build.dynamodb", self._record)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._events.unregister("before-parameter-build.dynamodb", self._record)
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+
+def test_a_rare_status_filter_reads_a_bounded_amount_per_page(api: ApiHarness, course: str) -> None:
+    """30 learners, one SUSPENDED (sorted last): no request reads more than 3 pages' worth, pages
+    may be empty but carry a cursor, and following the cursors finds the one match."""
+    for n in range(29):
+        enrolled(api, course, caller={"user": f"learner-{n:02}", "roles": "student"})
+    suspended = set_status(
+        api, enrolled(api, course, caller={"user": "zz-last", "roles": "student"})["id"], "SUSPENDED"
+    )
+
+    with DynamoCalls(api, "list_course_enrollments") as calls:
+        first = page(api, "list_course_enrollments", INSTRUCTOR, {"courseId": course}, status="SUSPENDED", limit=2)
+    queries = [params for name, params in calls.sent if name == "Query"]
+    assert len(queries) <= 3
+    assert sum(q["Limit"] for q in queries) <= 3 * 2
+    assert (first.body["items"], bool(first.body["nextCursor"])) == ([], True)
+
+    found, pages = all_pages(
+        api, "list_course_enrollments", INSTRUCTOR, {"courseId": course}, status="SUSPENDED", limit=2
+    )
+    assert found == [suspended]
+    assert pages >= 5
+
+
+# ----------------------------------------------------- one call answers "is this user enrolled here?"
+def test_course_id_filter_answers_the_callers_enrollment_with_one_get_item(api: ApiHarness, course: str) -> None:
+    enrollment = enrolled(api, course)
+    enrolled(api, make_course(api))  # in another course: not this answer
+
+    with DynamoCalls(api, "list_enrollments") as calls:
+        reply = page(api, "list_enrollments", LEARNER, None, courseId=course)
+
+    assert (reply.status, reply.body) == (200, {"items": [enrollment], "nextCursor": None})
+    assert calls.operations == ["GetItem"]
+
+
+def test_course_id_filter_is_empty_when_not_enrolled_and_never_shows_another_user(api: ApiHarness, course: str) -> None:
+    enrolled(api, course, CLASSMATE)
+    assert mine(api, courseId=course) == []
+    assert mine(api, courseId="01JUNKNOWNCOURSE0000000000") == []
+
+
+def test_course_id_filter_shows_a_dropped_enrollment_and_forgets_a_deleted_one(api: ApiHarness, course: str) -> None:
+    enrollment = enrolled(api, course)
+    dropped = patch(api, enrollment["id"], "DROPPED").body
+    assert mine(api, courseId=course) == [dropped]
+
+    delete(api, enrollment["id"])
+    assert mine(api, courseId=course) == []
+
+
+@pytest.mark.parametrize(("status", "found"), [("ACTIVE", True), ("DROPPED", False), ("SUSPENDED", False)])
+def test_course_id_and_status_filters_narrow_together(api: ApiHarness, course: str, status: str, found: bool) -> None:
+    enrollment = enrolled(api, course)
+    assert mine(api, courseId=course, status=status) == ([enrollment] if found else [])
+    assert of_course(api, course, userId=LEARNER["user"], status=status) == ([enrollment] if found else [])
+
+
+def test_admin_checks_another_users_enrollment_but_a_student_may_not(api: ApiHarness, course: str) -> None:
+    enrollment = enrolled(api, course)
+    assert mine(api, ADMIN, courseId=course, userId=LEARNER["user"]) == [enrollment]
+    assert_problem(page(api, "list_enrollments", CLASSMATE, None, courseId=course, userId=LEARNER["user"]), 403)
+
+
+@pytest.mark.parametrize("query", [{"cursor": "abc.def"}, {"courseId": "no/such id"}], ids=["cursor", "bad-course-id"])
+def test_course_id_filter_refuses_a_cursor_and_an_impossible_id(
+    api: ApiHarness, course: str, cursor: str, query: dict[str, str]
+) -> None:
+    status = 400 if "cursor" in query else 422
+    request = {"courseId": course, **query}
+    if "cursor" in query:
+        request["cursor"] = cursor  # a valid cursor, but of the unfiltered listing
+    assert_problem(page(api, "list_enrollments", LEARNER, None, **request), status)
+
+
+@pytest.mark.parametrize("caller", STAFF, ids=STAFF_IDS)
+def test_course_staff_check_one_learner_with_a_single_batch_get(
+    api: ApiHarness, course: str, caller: dict[str, str]
+) -> None:
+    enrollment = enrolled(api, course)
+    enrolled(api, course, CLASSMATE)
+
+    with DynamoCalls(api, "list_course_enrollments") as calls:
+        reply = page(api, "list_course_enrollments", caller, {"courseId": course}, userId=LEARNER["user"])
+
+    assert (reply.status, reply.body) == (200, {"items": [enrollment], "nextCursor": None})
+    assert calls.operations == ["BatchGetItem"]
+    assert of_course(api, course, caller, userId="nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("caller", "status"),
+    [(LEARNER, 403), (CLASSMATE, 403), (OTHER_INSTRUCTOR, 403)],
+    ids=["the-learner", "another-student", "another-instructor"],
+)
+def test_only_course_staff_check_a_learner_in_the_course(
+    api: ApiHarness, course: str, caller: dict[str, str], status: int
+) -> None:
+    enrolled(api, course)
+    reply = page(api, "list_course_enrollments", caller, {"courseId": course}, userId=LEARNER["user"])
+    assert_problem(reply, status)
+
+
+def test_checking_a_learner_in_an_unknown_course_is_404(api: ApiHarness) -> None:
+    reply = page(api, "list_course_enrollments", ADMIN, {"courseId": "01JUNKNOWN"}, userId=LEARNER["user"])
+    assert_problem(reply, 404)
+
+
+# ------------------------------------------------------------------ any `sub` is a usable user id
+@pytest.mark.parametrize("user_id", ["CN=Ann,OU=Staff", "José", "a#b", "x" * 256, "USER#student-1"])
+def test_a_user_with_any_sub_enrolls_and_is_found_by_every_read(api: ApiHarness, course: str, user_id: str) -> None:
+    learner = {"user": user_id, "roles": "student"}
+    mine_before = enrolled(api, course)  # LEARNER, whose keys a crafted sub must never reach
+
+    enrollment = enrolled(api, course, learner)
+
+    assert enrollment["userId"] == user_id
+    assert mine(api, learner) == [enrollment]
+    assert mine(api, learner, courseId=course) == [enrollment]
+    assert of_course(api, course, userId=user_id) == [enrollment]
+    assert get(api, enrollment["id"], learner).body == enrollment
+    assert mine(api) == [mine_before]
+    assert delete(api, enrollment["id"], learner).status == 204
+
+
+@pytest.mark.parametrize(
+    ("function", "sample"),
+    [("list_enrollments", "check_enrollment.json"), ("list_course_enrollments", "check_course_enrollment.json")],
+)
+def test_the_enrollment_check_samples_in_events_answer_one_item(
+    api: ApiHarness, seeded: SeededCourse, lambda_context: Any, function: str, sample: str
+) -> None:
+    """The events `sam local invoke` uses: student-1's enrollment in the seeded course, found by key."""
+    seeded.enroll()
+
+    response = api.module(function).lambda_handler(load_event(sample), lambda_context)
+
+    assert response["statusCode"] == 200, response["body"]
+    assert [item["id"] for item in json.loads(response["body"])["items"]] == [SEED["enrollment"]]
+
+
+def test_a_cursor_issued_before_the_course_filter_existed_stays_valid(api: ApiHarness) -> None:
+    """The earlier release bound cursors to (route, caller, userId, status): a client paging across
+    the deploy that added `courseId` keeps paging."""
+    for _ in range(2):
+        enrolled(api, make_course(api))
+    codec = api.module("list_enrollments").cursors
+    current = page(api, "list_enrollments", LEARNER, None, limit=1).body["nextCursor"]
+    start_key = codec.decode(current, codec.fingerprint("list_enrollments", LEARNER["user"], None, None))
+    # The earlier release's fingerprint, computed as it did: route, caller, userId, status.
+    earlier_query = hashlib.sha256("\x1f".join(["list_enrollments", LEARNER["user"], "", ""]).encode()).hexdigest()[:24]
+    earlier = codec.encode(start_key, earlier_query)
+
+    reply = page(api, "list_enrollments", LEARNER, None, limit=1, cursor=earlier)
+
+    assert (reply.status, len(reply.body["items"]), reply.body["nextCursor"]) == (200, 1, None)

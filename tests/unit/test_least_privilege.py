@@ -127,7 +127,9 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("update_enrollment", learner, path={"id": enrollment["id"]}, body={"status": "DROPPED"})
     call("create_enrollment", learner, body={"courseId": course_id})  # reactivates
     call("list_enrollments", learner, query={"status": "ACTIVE"})
+    call("list_enrollments", learner, query={"courseId": course_id})
     call("list_course_enrollments", teacher, path={"courseId": course_id})
+    call("list_course_enrollments", teacher, path={"courseId": course_id}, query={"userId": "learner-1"})
     call("get_enrollment", teacher, path={"id": enrollment["id"]})
     progress = call("record_progress", learner, body={"lessonId": first_lesson, "action": "complete"})
     call("list_progress", learner)

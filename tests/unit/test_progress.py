@@ -302,6 +302,11 @@ def test_learner_with_a_completed_enrollment_may_still_record_progress(
         pytest.param({"timeSpentSeconds": "10"}, "timeSpentSeconds", id="time-as-string"),
         pytest.param({"timeSpentSeconds": 1.5}, "timeSpentSeconds", id="time-fraction"),
         pytest.param({"position": -1}, "position", id="position-negative"),
+        pytest.param({"position": 2**31}, "position", id="position-over-32-bits"),
+        pytest.param({"position": 10**40}, "position", id="position-10e40"),
+        pytest.param({"position": 2**200}, "position", id="position-2e200"),
+        pytest.param({"position": 10**130}, "position", id="position-beyond-dynamodb"),
+        pytest.param({"timeSpentSeconds": 10**40}, "timeSpentSeconds", id="time-10e40"),
         pytest.param({"lessonId": ""}, "lessonId", id="lesson-empty"),
         pytest.param({"lessonId": 7}, "lessonId", id="lesson-as-number"),
         pytest.param({"userId": "student-2"}, "userId", id="unknown-field-userId"),
@@ -317,6 +322,22 @@ def test_invalid_record_body_is_422_naming_the_field_and_stores_nothing(
 
     assert any(entry["location"] == "body" and entry["field"] == field for entry in problem["errors"]), problem
     assert ok(list_mine(api))["items"] == []
+
+
+def test_the_largest_position_is_stored(api: ApiHarness, course: Course) -> None:
+    assert ok(record(api, course.lesson(0), position=2**31 - 1), 201)["position"] == 2**31 - 1
+
+
+@pytest.mark.parametrize("fields", [{"position": 10**40}, {"position": 2**31}, {"timeSpentSeconds": 10**130}])
+def test_a_number_out_of_bounds_in_a_patch_is_422_and_changes_nothing(
+    api: ApiHarness, course: Course, fields: dict[str, Any]
+) -> None:
+    progress = ok(record(api, course.lesson(0), position=7), 201)
+
+    problem = assert_problem(patch_progress(api, progress["id"], fields), 422)
+
+    assert [entry["field"] for entry in problem["errors"]] == list(fields)
+    assert ok(get_progress(api, progress["id"])) == progress
 
 
 @pytest.mark.parametrize("missing", ["lessonId", "action"])
@@ -597,6 +618,18 @@ def test_staff_see_one_learners_records_with_user_id(
     assert owners_and_lessons(items) == {entry for entry in everyone_in(classroom) if entry[0] == learner}
 
 
+def test_a_crafted_sub_never_shows_under_another_learner(api: ApiHarness, course: Course) -> None:
+    """Unencoded, learner `a#b`'s records (USER#a#b#<lesson>) would match learner `a`'s prefix USER#a#."""
+    plain, crafted = {"user": "a", "roles": "student"}, {"user": "a#b", "roles": "student"}
+    for learner in (plain, crafted):
+        enroll(api, course.id, learner)
+        recorded(api, course.lesson(0), caller=learner)
+
+    for learner in (plain, crafted):
+        items = ok(list_course(api, course.id, INSTRUCTOR, userId=learner["user"]))["items"]
+        assert owners_and_lessons(items) == {(learner["user"], course.lesson(0))}
+
+
 def test_staff_filter_the_course_by_status(api: ApiHarness, classroom: Course) -> None:
     items = ok(list_course(api, classroom.id, INSTRUCTOR, status="COMPLETED"))["items"]
 
@@ -764,6 +797,11 @@ def test_patching_an_unknown_record_is_404(api: ApiHarness, course: Course) -> N
         pytest.param({"timeSpentSeconds": -1}, "timeSpentSeconds", id="time-negative"),
         pytest.param({"timeSpentSeconds": "60"}, "timeSpentSeconds", id="time-as-string"),
         pytest.param({"position": -1}, "position", id="position-negative"),
+        pytest.param({"position": 2**31}, "position", id="position-over-32-bits"),
+        pytest.param({"position": 10**40}, "position", id="position-10e40"),
+        pytest.param({"position": 2**200}, "position", id="position-2e200"),
+        pytest.param({"position": 10**130}, "position", id="position-beyond-dynamodb"),
+        pytest.param({"timeSpentSeconds": 10**40}, "timeSpentSeconds", id="time-10e40"),
     ],
 )
 def test_invalid_patch_is_422_naming_the_field_and_nothing_changes(

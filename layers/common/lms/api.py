@@ -1,6 +1,8 @@
 """HTTP plumbing shared by every handler: the resolver, the caller's identity, and the one place
 where domain errors become RFC 9457 problem responses."""
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -26,13 +28,16 @@ from lms.errors import (
     UnprocessableError,
 )
 from lms.identity import Identity
-from lms.models.common import ID_PATTERN, ListResponse
+from lms.models.common import ID_PATTERN, MAX_USER_ID_LENGTH, ListResponse
 from lms.observability import logger, metrics, tracer
-from lms.pagination import MAX_LIMIT, CursorCodec, Page, PageRequest
+from lms.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT, CursorCodec, Page, PageRequest
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://lms-api.dev/problems/"
 MAX_BODY_BYTES = 64 * 1024
+# Our deepest body (a course outline) nests 4 levels; json.loads would recurse into a 500 long
+# before a 64 KiB body runs out of brackets.
+MAX_JSON_DEPTH = 32
 
 _ID = re.compile(ID_PATTERN)
 
@@ -41,11 +46,20 @@ ResourceId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 # Query parameters every list route takes.
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
-PageCursor = Annotated[str | None, Query(max_length=2048, description="The previous page's nextCursor")]
+# A cursor's length is checked with its signature, so that every bad cursor is the same 400.
+PageCursor = Annotated[
+    str | None,
+    Query(description=f"The previous page's nextCursor (at most {MAX_CURSOR_LENGTH} characters; a bad one is 400)"),
+]
 
 
 def user_id_query(description: str) -> Any:
-    """A `userId` query parameter: another user's id, validated like every id."""
+    """A `userId` query parameter: a user's id, any string a token's `sub` may be."""
+    return Query(min_length=1, max_length=MAX_USER_ID_LENGTH, description=description)
+
+
+def course_id_query(description: str) -> Any:
+    """A `courseId` query parameter: an id we generated, so it has their pattern (else 422)."""
     return Query(pattern=ID_PATTERN, description=description)
 
 
@@ -116,10 +130,15 @@ class LmsResolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
-        if _body_size(event) > MAX_BODY_BYTES:
+        body = _decoded_body(event)
+        if body is None:
+            return _raw_problem(HTTPStatus.BAD_REQUEST, "The request body is not valid base64.")
+        if len(body) > MAX_BODY_BYTES:
             return _raw_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
         if not _is_json(event):
             return _raw_problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
+        if _nests_deeper_than(body, MAX_JSON_DEPTH):
+            return _raw_problem(HTTPStatus.BAD_REQUEST, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
         # An id no resource can have names nothing: 404, as for any unknown id.
         if not all(_ID.fullmatch(value) for value in (event.get("pathParameters") or {}).values()):
             return _raw_problem(HTTPStatus.NOT_FOUND, "No resource has this id.")
@@ -196,11 +215,32 @@ def _is_json(event: Mapping[str, Any]) -> bool:
     return media_type in ("", "application/json")
 
 
-def _body_size(event: Mapping[str, Any]) -> int:
+def _decoded_body(event: Mapping[str, Any]) -> bytes | None:
+    """The body as the client sent it (None: base64 that does not decode)."""
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return len(body) * 3 // 4
-    return len(body.encode("utf-8"))
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+# A JSON string, where brackets mean nothing. One left open runs to the end, so the match never
+# fails and never backtracks: the scan stays linear.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the body's arrays and objects nest deeper than `limit`, without parsing it (UTF-8
+    never has ASCII bytes inside a multi-byte character, so the scan works on bytes)."""
+    depth = 0
+    for bracket in _NOT_A_BRACKET.sub(b"", _JSON_STRING.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def paginate[T](

@@ -75,7 +75,8 @@ def _cursor_key() -> str:
         raise RuntimeError("CURSOR_SECRET or CURSOR_SECRET_ARN must be set for list endpoints")
     from aws_lambda_powertools.utilities.parameters import get_secret  # fetched on the first list call
 
-    return str(get_secret(settings.cursor_secret_arn, max_age=3600))
+    # Powertools caches the value for max_age seconds: a rotated key is in use within 5 minutes.
+    return str(get_secret(settings.cursor_secret_arn, max_age=300))
 
 
 def cursor_codec() -> "CursorCodec":

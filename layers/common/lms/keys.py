@@ -13,8 +13,15 @@
 | lesson progress | USER#<user> | PROGRESS#<lesson> | COURSE#<course>#PROGRESS | USER#<user>#<lesson> |
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
+
+`<user>` is the user id as it enters a key (`user_key`): a token's `sub` may be any string of up to
+256 characters, so one that is not a plain id (up to 128 of `[A-Za-z0-9._:@|+-]`) is replaced by a
+digest. Ids we generate (course, lesson, enrollment, progress) are always plain.
 """
 
+import base64
+import hashlib
+import re
 from enum import StrEnum
 
 Key = dict[str, str]
@@ -48,8 +55,22 @@ def _course_pk(course_id: str) -> str:
     return f"COURSE#{course_id}"
 
 
+# A plain id enters keys as itself; it can never contain the separator `#`, nor the `~` that starts
+# a digest, so the mapping stays one-to-one (and ids stored before digests existed keep their keys).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:@|+-]{1,128}")
+
+
+def user_key(user_id: str) -> str:
+    """A user id made safe for a key: itself when plain, else `~` and its SHA-256 (43 characters),
+    which keeps keys short (a 256-character `sub` can be 1 KiB of UTF-8) and free of `#`."""
+    if _PLAIN_ID.fullmatch(user_id):
+        return user_id
+    digest = hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).digest()
+    return "~" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def _user_pk(user_id: str) -> str:
-    return f"USER#{user_id}"
+    return f"USER#{user_key(user_id)}"
 
 
 def course(course_id: str) -> Key:

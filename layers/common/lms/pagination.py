@@ -18,6 +18,8 @@ from lms.errors import InvalidCursorError
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Our cursors are a few hundred characters; anything much longer is not one of ours.
+MAX_CURSOR_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +45,15 @@ def _b64decode(text: str) -> bytes:
 
 
 class CursorCodec:
-    """Encodes and verifies cursors with a secret key, fetched lazily once per container."""
+    """Encodes and verifies cursors with a secret key. The key is asked for on every use: the
+    provider caches it for a while (Powertools Parameters' max_age), so a rotated key is picked up
+    without a redeploy; cursors signed with the previous key then become invalid (400)."""
 
     def __init__(self, key_provider: Callable[[], str]) -> None:
         self._key_provider = key_provider
-        self._key: bytes | None = None
 
     def _sign(self, payload: bytes) -> bytes:
-        if self._key is None:
-            self._key = self._key_provider().encode("utf-8")
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+        return hmac.new(self._key_provider().encode("utf-8"), payload, hashlib.sha256).digest()
 
     @staticmethod
     def fingerprint(*parts: str | None) -> str:
@@ -68,6 +69,8 @@ class CursorCodec:
     def decode(self, cursor: str | None, query: str) -> dict[str, Any] | None:
         if cursor is None:
             return None
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise InvalidCursorError
         try:
             payload_part, signature_part = cursor.split(".")
             payload = _b64decode(payload_part)

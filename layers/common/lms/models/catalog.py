@@ -1,10 +1,15 @@
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
-from lms.models.common import Identifier, RequestModel, ResponseModel, Title
+from lms.models.common import RequestModel, ResponseModel, Title, UserId
 
 Description = Annotated[str, StringConstraints(max_length=5000)]
+# What one POST /courses may carry: every lesson is two items (lesson and id reference), so the
+# largest outline is 1,100 items, written well inside the function's timeout (README: figures).
+MAX_OUTLINE_MODULES = 100
+MAX_OUTLINE_LESSONS = 500
+MAX_LESSONS_PER_MODULE = 200
 
 
 class LessonDraft(RequestModel):
@@ -14,15 +19,28 @@ class LessonDraft(RequestModel):
 
 class ModuleDraft(RequestModel):
     title: Title
-    lessons: list[LessonDraft] = Field(default_factory=list, max_length=200)
+    lessons: list[LessonDraft] = Field(default_factory=list, max_length=MAX_LESSONS_PER_MODULE)
 
 
 class CourseCreate(RequestModel):
     title: Title
     description: Description | None = None
     capacity: int | None = Field(default=None, ge=1, le=1_000_000)
-    instructor_ids: list[Identifier] = Field(default_factory=list, max_length=50)
-    modules: list[ModuleDraft] = Field(default_factory=list, max_length=100)
+    instructor_ids: list[UserId] = Field(default_factory=list, max_length=50)
+    modules: list[ModuleDraft] = Field(
+        default_factory=list,
+        max_length=MAX_OUTLINE_MODULES,
+        description=f"At most {MAX_OUTLINE_MODULES} modules and {MAX_OUTLINE_LESSONS} lessons in all per request; "
+        "add more with POST /courses/{courseId}/modules and .../lessons.",
+    )
+
+    @field_validator("modules")
+    @classmethod
+    def _outline_fits_one_request(cls, modules: list[ModuleDraft]) -> list[ModuleDraft]:
+        lessons = sum(len(module.lessons) for module in modules)
+        if lessons > MAX_OUTLINE_LESSONS:
+            raise ValueError(f"The outline has {lessons} lessons; at most {MAX_OUTLINE_LESSONS} fit in one request.")
+        return modules
 
 
 class ModuleCreate(RequestModel):

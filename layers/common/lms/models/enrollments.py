@@ -2,7 +2,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from lms.models.common import Identifier, RequestModel, ResponseModel
+from lms.models.common import Identifier, RequestModel, ResponseModel, UserId
 
 
 class EnrollmentStatus(StrEnum):
@@ -14,7 +14,7 @@ class EnrollmentStatus(StrEnum):
 
 class EnrollmentCreate(RequestModel):
     course_id: Identifier
-    user_id: Identifier | None = Field(default=None, description="Defaults to the caller.")
+    user_id: UserId | None = Field(default=None, description="Defaults to the caller.")
 
 
 class EnrollmentUpdate(RequestModel):

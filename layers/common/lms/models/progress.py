@@ -6,6 +6,9 @@ from lms.models.common import Identifier, RequestModel, ResponseModel
 
 MAX_TIME_SPENT_SECONDS = 86_400
 MAX_TOTAL_TIME_SECONDS = 100 * 365 * MAX_TIME_SPENT_SECONDS
+# A place in a lesson (a second of video, a page, a scroll offset): a 32-bit count, which every
+# client and DynamoDB's 38-digit numbers can hold.
+MAX_POSITION = 2**31 - 1
 
 
 class ProgressStatus(StrEnum):
@@ -22,14 +25,14 @@ class ProgressRecord(RequestModel):
     lesson_id: Identifier
     action: ProgressAction = Field(strict=False, description="`view`, or `complete` (which is also a view)")
     time_spent_seconds: int | None = Field(default=None, ge=0, le=MAX_TIME_SPENT_SECONDS)
-    position: int | None = Field(default=None, ge=0, description="Where the learner is in the lesson")
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION, description="Where the learner is in the lesson")
 
 
 class ProgressUpdate(RequestModel):
     time_spent_seconds: int | None = Field(
         default=None, ge=0, le=MAX_TOTAL_TIME_SECONDS, description="Replaces the total"
     )
-    position: int | None = Field(default=None, ge=0)
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
     status: ProgressStatus | None = Field(default=None, strict=False)
 
 

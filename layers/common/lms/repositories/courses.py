@@ -1,5 +1,6 @@
 """Course outlines: the course head, its modules and lessons, and lesson references."""
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,10 @@ from lms.models.catalog import Course, Lesson, LessonCreated, Module, ModuleCrea
 from lms.repositories.dynamo import Item, Table, is_condition_failure, serialize, values
 
 _BATCH_WRITE_SIZE = 25
+# Batches written at once: a full outline (500 lessons, 100 modules: 44 batches) takes a few
+# rounds instead of 44 round trips; within botocore's default pool of 10 connections.
+_PARALLEL_BATCHES = 8
+_UNPROCESSED_BACKOFF_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +70,33 @@ class CourseRepository:
         head = course.model_dump(by_alias=True, exclude={"modules"}, exclude_none=True)
         head.update(keys.course(course.id), entity=Entity.COURSE, writer=Writer.API)
         head.update(lastModulePosition=len(course.modules), seatsTaken=0)
-        for start in range(0, len(items), _BATCH_WRITE_SIZE):
-            self._batch_put(items[start : start + _BATCH_WRITE_SIZE])
+        self._batch_put_all(items)
         self._table.client.put_item(
             TableName=self._table.name, Item=serialize(head), ConditionExpression="attribute_not_exists(pk)"
         )
 
+    def _batch_put_all(self, items: list[Item]) -> None:
+        batches = [items[start : start + _BATCH_WRITE_SIZE] for start in range(0, len(items), _BATCH_WRITE_SIZE)]
+        if len(batches) <= 1:
+            for batch in batches:
+                self._batch_put(batch)
+            return
+        from concurrent.futures import ThreadPoolExecutor  # only course creation writes in parallel
+
+        with ThreadPoolExecutor(max_workers=_PARALLEL_BATCHES) as pool:
+            # list() re-raises the first failure; the head is then never written.
+            list(pool.map(self._batch_put, batches))
+
     def _batch_put(self, items: list[Item]) -> None:
         pending: dict[str, Any] = {self._table.name: [{"PutRequest": {"Item": serialize(i)}} for i in items]}
+        attempt = 0
         while pending:
+            if attempt:
+                # Unprocessed items mean throttling: back off before asking again, as AWS advises.
+                time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
             response = self._table.client.batch_write_item(RequestItems=pending)
             pending = response.get("UnprocessedItems") or {}
+            attempt += 1
 
     def get_head(self, course_id: str) -> Course | None:
         item = self._table.get(keys.course(course_id))

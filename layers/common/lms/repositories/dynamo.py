@@ -14,6 +14,8 @@ else:
     DynamoDBClient = Any
 
 Item = dict[str, Any]
+# Query calls one list request may make: bounds what a filtered page reads (see Table.query_page).
+READS_PER_PAGE = 3
 
 
 # Plain Python values <-> DynamoDB attribute values, for the types this service stores. boto3's
@@ -138,11 +140,15 @@ class Table:
         status: str | None = None,
         consistent: bool = False,
     ) -> Page[Item]:
-        """One page of at most `page.limit` matches (optionally only those with `status`); keeps
-        reading past filtered-out items so a page is only short when the results run out."""
+        """One page of at most `page.limit` matches (optionally only those with `status`).
+
+        A filter is applied after DynamoDB reads, so a rare status could mean reading a whole
+        partition for one page. Each request makes at most `READS_PER_PAGE` Query calls instead
+        (reading at most that many times `page.limit` items): a filtered page may hold fewer
+        items than asked for, even none, and still have a cursor to continue from."""
         items: list[Item] = []
         start_key = page.start_key
-        while True:
+        for _ in range(READS_PER_PAGE):
             kwargs: dict[str, Any] = {
                 "TableName": self.name,
                 "KeyConditionExpression": key_condition,
@@ -164,7 +170,8 @@ class Table:
             last = response.get("LastEvaluatedKey")
             start_key = deserialize(last) if last else None
             if start_key is None or len(items) >= page.limit:
-                return Page(items=items, last_key=start_key)
+                break
+        return Page(items=items, last_key=start_key)
 
     def query_prefix(self, page: PageRequest, pk: str, sk_prefix: str, status: str | None) -> Page[Item]:
         """One page of a partition's items whose sort key starts with `sk_prefix` (strongly consistent)."""

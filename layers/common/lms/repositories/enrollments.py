@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 
 from lms import keys
 from lms.keys import Entity, Writer
+from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import Table, cancellation, serialize, values
@@ -94,6 +95,17 @@ class EnrollmentRepository:
     def get(self, user_id: str, course_id: str) -> Enrollment | None:
         item = self._table.get(keys.enrollment(user_id, course_id))
         return Enrollment.model_validate(item) if item else None
+
+    def get_with_course(self, user_id: str, course_id: str) -> tuple[Course | None, Enrollment | None]:
+        """The course head and the learner's enrollment in it, in one round trip."""
+        course: Course | None = None
+        enrollment: Enrollment | None = None
+        for item in self._table.batch_get([keys.course(course_id), keys.enrollment(user_id, course_id)]):
+            if item["entity"] == Entity.COURSE:
+                course = Course.model_validate(item)
+            else:
+                enrollment = Enrollment.model_validate(item)
+        return course, enrollment
 
     def get_by_id(self, enrollment_id: str) -> Enrollment | None:
         item = self._table.get_by_ref(

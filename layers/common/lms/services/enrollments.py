@@ -46,6 +46,11 @@ def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
     return int(is_seated) - int(was_seated)
 
 
+def _is_staff(identity: Identity, course: Course | None) -> bool:
+    """Admins, and the instructors of the course (loaded by `_visible` whenever it could matter)."""
+    return identity.is_admin or (course is not None and manages_course(identity, course))
+
+
 class EnrollmentService:
     def __init__(self, enrollments: EnrollmentRepository, courses: CourseRepository) -> None:
         self._enrollments = enrollments
@@ -151,7 +156,7 @@ class EnrollmentService:
     ) -> None:
         """Learners may drop, and come back after dropping; staff may set any status. A suspension is
         staff's to lift, so a suspended learner cannot drop (and then re-activate) their way out."""
-        if identity.is_admin or (course is not None and manages_course(identity, course)):
+        if _is_staff(identity, course):
             return
         if status == current.status:
             return
@@ -162,8 +167,13 @@ class EnrollmentService:
         raise ForbiddenError(f"A learner may not change a {current.status.value} enrollment to {status.value}.")
 
     def delete(self, identity: Identity, enrollment_id: str) -> None:
+        """Owners may delete their enrollment, except a SUSPENDED one: deleting it would let them
+        enroll afresh, and a suspension is staff's to lift. The delete is conditioned on the version
+        read, so a suspension that lands meanwhile is seen on the retry."""
         for _ in range(_ATTEMPTS):
-            current, _course = self._visible(identity, enrollment_id)
+            current, course = self._visible(identity, enrollment_id)
+            if current.status == EnrollmentStatus.SUSPENDED and not _is_staff(identity, course):
+                raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
             try:
                 self._enrollments.delete(current)
                 return
@@ -172,12 +182,42 @@ class EnrollmentService:
         raise ConcurrencyError("The enrollment changed concurrently; retry the request.")
 
     def list_mine(
-        self, identity: Identity, user_id: str | None, status: EnrollmentStatus | None, page: PageRequest
+        self,
+        identity: Identity,
+        user_id: str | None,
+        status: EnrollmentStatus | None,
+        page: PageRequest,
+        course_id: str | None = None,
     ) -> Page[Enrollment]:
-        return self._enrollments.list_for_user(acting_user(identity, user_id), status, page)
+        """The caller's enrollments (an admin's: anyone's); with `course_id`, the one in that course
+        if any, from a single GetItem."""
+        learner = acting_user(identity, user_id)
+        if course_id is not None:
+            return _at_most_one(self._enrollments.get(learner, course_id), status)
+        return self._enrollments.list_for_user(learner, status, page)
 
     def list_for_course(
-        self, identity: Identity, course_id: str, status: EnrollmentStatus | None, page: PageRequest
+        self,
+        identity: Identity,
+        course_id: str,
+        status: EnrollmentStatus | None,
+        page: PageRequest,
+        user_id: str | None = None,
     ) -> Page[Enrollment]:
+        """A course's enrollments, for its staff; with `user_id`, that learner's if any: the course
+        head (who may ask) and the enrollment come from a single BatchGetItem."""
+        if user_id is not None:
+            course, enrollment = self._enrollments.get_with_course(user_id, course_id)
+            if course is None:
+                raise NotFoundError("Course not found.")
+            require_course_manager(identity, course)
+            return _at_most_one(enrollment, status)
         require_course_manager(identity, self._course(course_id))
         return self._enrollments.list_for_course(course_id, status, page)
+
+
+def _at_most_one(enrollment: Enrollment | None, status: EnrollmentStatus | None) -> Page[Enrollment]:
+    """A one-enrollment answer as a list page; a `status` filter narrows it, as on any list."""
+    if enrollment is None or (status is not None and enrollment.status != status):
+        return Page([], None)
+    return Page([enrollment], None)
