@@ -9,6 +9,7 @@ own partitions, and a transaction adds its learners' summed difference to one of
 """
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from lms.repositories.dynamo import Item, Table, cancellation, serialize, values
 # Two items per learner (summary, enrollment) and one aggregate shard: within the 100-item limit.
 LEARNERS_PER_TRANSACTION = 49
 _BATCH_WRITE_SIZE = 25
+_PARALLEL_READS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,10 @@ class SummaryRepository:
         wanted = [key for user in user_ids for key in (keys.summary(user, course_id), keys.enrollment(user, course_id))]
         wanted += [keys.progress(user, lesson) for user in user_ids for lesson in sorted(lessons.get(user, ()))]
         states = {user: LearnerState() for user in user_ids}
-        for item in self._table.batch_get(wanted):
+        chunks = [wanted[start : start + 100] for start in range(0, len(wanted), 100)]
+        with ThreadPoolExecutor(min(len(chunks), _PARALLEL_READS) or 1) as pool:  # requests in flight at once
+            found = [item for items in pool.map(self._table.batch_get, chunks) for item in items]
+        for item in found:
             state = states.get(item.get("userId", ""))
             if state is None:
                 continue
@@ -252,13 +257,15 @@ class SummaryRepository:
         return {
             "Update": {
                 "Key": serialize(keys.course_aggregate_shard(course_id, shard)),
+                # `writes` counts the transactions that reached this shard (how evenly they spread).
                 "UpdateExpression": "ADD enrolled :enrolled, active :active, completed :completed, "
-                "percentSum :percent SET updatedAt = :now, entity = :entity, writer = :writer",
+                "percentSum :percent, writes :one SET updatedAt = :now, entity = :entity, writer = :writer",
                 "ExpressionAttributeValues": values(
                     enrolled=delta.enrolled,
                     active=delta.active,
                     completed=delta.completed,
                     percent=delta.percent,
+                    one=1,
                     now=now,
                     entity=Entity.COURSE_AGGREGATE.value,
                     writer=Writer.SUMMARIZER.value,
