@@ -1,5 +1,5 @@
-"""A progress bar for long benchmark phases, on stdout (a terminal gets one updating line, a log
-gets a line at every quarter)."""
+"""A progress bar for long benchmark phases, on the process's real stdout (a terminal gets one
+updating line, a log gets a line at every quarter), whatever sys.stdout was pointed at."""
 
 import sys
 import time
@@ -10,7 +10,8 @@ WIDTH = 30
 
 def progress_bar[T](items: Sequence[T], label: str) -> Iterator[T]:
     total = max(1, len(items))
-    interactive = sys.stdout.isatty()
+    out = sys.__stdout__ or sys.stdout
+    interactive = out.isatty()
     start = time.perf_counter()
     reported = -1
 
@@ -20,11 +21,11 @@ def progress_bar[T](items: Sequence[T], label: str) -> Iterator[T]:
         line = f"  {label:<40} [{'#' * filled}{'.' * (WIDTH - filled)}] {done}/{len(items)}"
         line += f" {time.perf_counter() - start:6.1f} s"
         if interactive:
-            sys.stdout.write("\r" + line + ("\n" if done == len(items) else ""))
+            out.write("\r" + line + ("\n" if done == len(items) else ""))
         elif 4 * done // total > reported or done == len(items):
             reported = 4 * done // total
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+            out.write(line + "\n")
+        out.flush()
 
     show(0)
     for done, item in enumerate(items, start=1):

@@ -50,6 +50,7 @@ def _environment() -> None:
 
 
 _environment()
+sys.stdout = sys.stderr  # the handlers' metrics (EMF lines) go to the function log, like on Lambda
 SESSION = botocore.session.get_session()
 METER: CapacityMeter = install(SESSION)
 botocore.session.get_session = lambda env_vars=None: SESSION  # handlers build their clients from it

@@ -14,8 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lms.keys import Entity
+from lms.models.progress import Progress
 from lms.observability import metrics
-from lms.services.summaries import LEARNERS_PER_SEGMENT, RecomputeResult, SummaryService
+from lms.repositories.dynamo import deserialize
+from lms.services.summaries import LEARNERS_PER_SEGMENT, Changes, RecomputeResult, SummaryService
 
 # Stop starting new pages of a fan-out segment when less than this much time is left.
 TIME_RESERVE_MS = 30_000
@@ -81,6 +83,17 @@ def work_for(record: TableStreamRecord) -> tuple[Work, str]:
     raise ValueError(f"the summarizer does not handle {item.entity.value} changes")
 
 
+def _progress_image(raw: dict[str, Any]) -> Progress | None:
+    """A progress record's new image as the model, or None (not a progress record, or unreadable)."""
+    image = raw.get("dynamodb", {}).get("NewImage") or {}
+    if image.get("entity", {}).get("S") != Entity.PROGRESS:
+        return None
+    try:
+        return Progress.model_validate(deserialize(image))
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
 def completes_lesson(record: TableStreamRecord) -> bool:
     change = record.dynamodb
     new, old = change.NewImage, change.OldImage
@@ -103,28 +116,29 @@ class ChangeBatch:
     outcomes: dict[Work, Exception | None] = field(default_factory=dict)
 
     def prepare(self, raw_records: list[dict[str, Any]]) -> None:
-        parsed: list[TableStreamRecord] = []
+        parsed: list[tuple[TableStreamRecord, Progress | None]] = []
         for raw in raw_records:
             try:
-                parsed.append(TableStreamRecord.model_validate(raw))
+                parsed.append((TableStreamRecord.model_validate(raw), _progress_image(raw)))
             except ValidationError:
                 continue  # apply() reports this record as failed
         self.run(parsed)
 
-    def run(self, records: list[TableStreamRecord]) -> None:
-        learners: dict[str, dict[str, set[str]]] = {}  # course -> learner -> lessons whose records changed
+    def run(self, records: list[tuple[TableStreamRecord, Progress | None]]) -> None:
+        """`records`: each with its progress image (the record as written), if it is one."""
+        learners: dict[str, Changes] = {}  # course -> learner -> lessons whose records changed
         causes: dict[str, str] = {}
         courses: dict[CourseWork, tuple[TableStreamRecord, str]] = {}
-        for record in records:
+        for record, progress in records:
             try:
                 work, cause = work_for(record)
             except ValueError:
                 continue  # apply() reports this record as failed
             if isinstance(work, LearnerWork):
-                lessons = learners.setdefault(work.course_id, {}).setdefault(work.user_id, set())
+                lessons = learners.setdefault(work.course_id, {}).setdefault(work.user_id, {})
                 image = record.dynamodb.NewImage or record.dynamodb.OldImage
                 if image is not None and image.entity == Entity.PROGRESS and image.lessonId:
-                    lessons.add(image.lessonId)
+                    lessons[image.lessonId] = progress  # the latest record of a lesson wins
                 causes[work.course_id] = cause
             else:
                 courses[work] = (record, cause)  # the latest record of a segment carries its cursor
@@ -171,7 +185,7 @@ class ChangeBatch:
             metrics.add_metric(name="LessonCompleted", unit=MetricUnit.Count, value=1)
         work, _ = work_for(record)
         if work not in self.outcomes:  # not prepared (a record handed over on its own)
-            self.run([record])
+            self.run([(record, None)])
         failure = self.outcomes.get(work)
         if failure is not None:
             raise failure

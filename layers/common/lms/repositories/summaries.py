@@ -56,12 +56,15 @@ class Contribution:
 class LessonMarks:
     """Which outline lessons a summary counts as completed and viewed: bitmaps (base64) over the
     lessons of the outline identified by `stamp`, in outline order; and the latest completion time
-    of a required lesson (the course's completion date when the last one falls)."""
+    of a required lesson (the course's completion date when the last one falls). `applied_through`:
+    the newest `updatedAt` among the records applied; a stream image newer than that is newer than
+    anything the summary reflects, and may be applied without reading the record again."""
 
     stamp: str
     completed: str
     viewed: str
     latest_completion: str | None = None
+    applied_through: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +136,13 @@ class SummaryRepository:
     def read_learners(
         self, course_id: str, user_ids: list[str], lessons: dict[str, set[str]]
     ) -> dict[str, LearnerState]:
-        """Each learner's stored summary, enrollment and current records of `lessons[user]`, in one
-        BatchGetItem (per 100 keys) for the whole batch."""
+        """Each learner's stored summary and enrollment (when `user_ids` names them) and current records
+        of `lessons[user]`: one BatchGetItem per 100 keys, up to 4 in flight, for the whole batch."""
         wanted = [key for user in user_ids for key in (keys.summary(user, course_id), keys.enrollment(user, course_id))]
-        wanted += [keys.progress(user, lesson) for user in user_ids for lesson in sorted(lessons.get(user, ()))]
-        states = {user: LearnerState() for user in user_ids}
+        wanted += [keys.progress(user, lesson) for user, named in lessons.items() for lesson in sorted(named)]
+        states = {user: LearnerState() for user in [*user_ids, *lessons]}
+        if not wanted:
+            return states
         chunks = [wanted[start : start + 100] for start in range(0, len(wanted), 100)]
         with ThreadPoolExecutor(min(len(chunks), _PARALLEL_READS) or 1) as pool:  # requests in flight at once
             found = [item for items in pool.map(self._table.batch_get, chunks) for item in items]

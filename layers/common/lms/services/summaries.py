@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lms.clock import utc_now
@@ -101,11 +101,13 @@ class LearnerProgress:
     viewed: set[str] = field(default_factory=set)
     last_accessed: LastAccessed | None = None
     latest_completion: str | None = None  # of a required lesson
+    applied_through: str | None = None  # the newest updatedAt among the records applied
 
     def apply(self, outline: Outline, records: Iterable[Progress]) -> "LearnerProgress":
         """Take each record's current state as the truth for its lesson (records of lessons no
         longer in the outline count for nothing)."""
         for record in records:
+            self.applied_through = max(self.applied_through or "", record.updated_at)
             if record.lesson_id not in outline.index:
                 continue
             if record.status == ProgressStatus.COMPLETED:
@@ -127,11 +129,16 @@ class LearnerProgress:
             outline.lessons_in(marks.viewed),
             summary.last_accessed,
             marks.latest_completion,
+            marks.applied_through,
         )
 
     def marks(self, outline: Outline) -> LessonMarks:
         return LessonMarks(
-            outline.stamp, outline.bitmap(self.completed), outline.bitmap(self.viewed), self.latest_completion
+            outline.stamp,
+            outline.bitmap(self.completed),
+            outline.bitmap(self.viewed),
+            self.latest_completion,
+            self.applied_through,
         )
 
 
@@ -213,7 +220,11 @@ def contribution(change: EnrollmentChange | None) -> Contribution:
 def _differs(stored: StoredSummary, write: SummaryWrite, enrollment: Enrollment | None) -> bool:
     if write.summary.model_dump(exclude={"updated_at"}) != stored.summary.model_dump(exclude={"updated_at"}):
         return True
-    if write.counted != stored.counted or write.marks != stored.marks:
+    # A newer `applied_through` alone is not worth a write: the summary still reflects every record
+    # up to the stored one, and a record past it is read again if it is ever delivered again.
+    if write.counted != stored.counted or replace(write.marks, applied_through=None) != (
+        replace(stored.marks, applied_through=None) if stored.marks else None
+    ):
         return True
     change = write.enrollment
     return bool(enrollment and change and (change.completed_at or enrollment.progress != change.progress))
@@ -232,6 +243,8 @@ class RecomputeResult:
 
 # What recomputing one learner came to: its result, or why it failed.
 Outcome = RecomputeResult | Exception
+# Per learner, the lessons whose records changed, each with its newest stream image (None: read it).
+Changes = dict[str, dict[str, Progress | None]]
 
 
 class SummaryService:
@@ -286,10 +299,11 @@ class SummaryService:
         return outline
 
     # -------------------------------------------------------------------------------- recomputing
-    def recompute_learners(self, course_id: str, changed: dict[str, set[str]], cause: str) -> dict[str, Outcome]:
-        """Bring these learners' summaries up to date with the records of the lessons named for each
-        (or with everything, for a learner whose summary must be rebuilt). Reads are batched, writes
-        grouped into transactions; a learner whose write went stale is recomputed alone."""
+    def recompute_learners(self, course_id: str, changed: Changes, cause: str) -> dict[str, Outcome]:
+        """Bring these learners' summaries up to date with the lessons named for each (with the
+        newest stream image of its record, or None), or with everything for a learner whose summary
+        must be rebuilt. Reads are batched, writes grouped into transactions; a learner whose write
+        went stale is recomputed alone."""
         outline = self._outline(course_id)
         if outline is None:
             return dict.fromkeys(changed, RecomputeResult(changed=False, completed_course=False))
@@ -298,7 +312,7 @@ class SummaryService:
         for attempt in range(_ATTEMPTS):
             if attempt:
                 _backoff(attempt)
-            states = self._summaries.read_learners(course_id, list(pending), pending)
+            states = self._read(course_id, outline, pending)
             writes: list[SummaryWrite] = []
             for user_id, state in states.items():
                 write = self._recompute(user_id, outline, state)
@@ -315,6 +329,26 @@ class SummaryService:
         for user_id in pending:
             outcomes[user_id] = ConcurrencyError(f"summary of {user_id} in {course_id} kept changing")
         return outcomes
+
+    def _read(self, course_id: str, outline: Outline, changed: Changes) -> dict[str, LearnerState]:
+        """Summaries and enrollments, then the changed records a summary cannot take from the stream:
+        an image is used as is only when it is newer than every record the summary reflects, which
+        holds for records delivered in order; a duplicate or a replay is read again from the table."""
+        states = self._summaries.read_learners(course_id, list(changed), {})
+        to_read: dict[str, set[str]] = {}
+        for user_id, state in states.items():
+            marks = state.stored.marks if state.stored else None
+            if marks is None or marks.stamp != outline.stamp:
+                continue  # rebuilt from every record
+            for lesson_id, image in changed[user_id].items():
+                if image is not None and marks.applied_through is not None and image.updated_at > marks.applied_through:
+                    state.records[lesson_id] = image
+                else:
+                    to_read.setdefault(user_id, set()).add(lesson_id)
+        if to_read:
+            for user_id, read in self._summaries.read_learners(course_id, [], to_read).items():
+                states[user_id].records.update(read.records)
+        return states
 
     def _recompute(self, user_id: str, outline: Outline, state: LearnerState) -> SummaryWrite | None:
         """The learner's new summary, or None when it would not change."""
@@ -400,7 +434,7 @@ class SummaryService:
             page = self._enrollments.list_for_course(
                 course_id, None, PageRequest(min(remaining, LEARNERS_PER_SEGMENT), start)
             )
-            changed: dict[str, set[str]] = {enrollment.user_id: set() for enrollment in page.items}
+            changed: Changes = {enrollment.user_id: {} for enrollment in page.items}
             outcomes = list(self.recompute_learners(course_id, changed, cause).values())
             failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
             if failure is not None:
