@@ -243,3 +243,31 @@ def test_every_stream_event_parses_with_the_summarizer_record_model(name: str) -
     parsed = [TableStreamRecord.model_validate(record) for record in records(name)]
     assert all((r.dynamodb.NewImage or r.dynamodb.OldImage) is not None for r in parsed)
     assert all(r.dynamodb.StreamViewType == "NEW_AND_OLD_IMAGES" for r in parsed)
+
+
+def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is_read_again(
+    learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-order records are applied from their images (no read of the record); the same records
+    delivered again are older than what the summary reflects, so they are read from the table."""
+    stream.deliver(records("insert"))
+    learner_halfway.complete(SEED["lesson_2"], SEED["module_2"], SEED["progress_2"], "2026-11-26T10:20:00.000Z")
+    repository = stream.module.summaries._summaries
+    original = repository.read_learners
+    records_read: list[dict[str, set[str]]] = []
+
+    def spying(course_id: str, user_ids: list[str], lessons: dict[str, set[str]]) -> Any:
+        if lessons:
+            records_read.append(lessons)
+        return original(course_id, user_ids, lessons)
+
+    monkeypatch.setattr(repository, "read_learners", spying)
+    modify = records("modify")
+
+    assert stream.deliver(modify) == {"batchItemFailures": []}
+    assert records_read == []
+    assert summary_of(learner_halfway)["percent"] == 100
+
+    assert stream.deliver(copy.deepcopy(modify)) == {"batchItemFailures": []}
+    assert records_read == [{LEARNER: {SEED["lesson_2"]}}]
+    assert summary_of(learner_halfway)["percent"] == 100
