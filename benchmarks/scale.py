@@ -215,8 +215,10 @@ def draw_chart(figures: dict[str, Any]) -> None:
     after = [figures["completion_rcu"][str(s)] for s in sizes]
     axis.plot(sizes, before, marker="o", label="before: summary rebuilt from scratch")
     axis.plot(sizes, after, marker="o", label="after: patched from the changed records")
-    for x, y in [*zip(sizes, before, strict=True), *zip(sizes, after, strict=True)]:
+    for x, y in zip(sizes, before, strict=True):
         axis.annotate(f"{y:g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    for x, y in zip(sizes, after, strict=True):
+        axis.annotate(f"{y:g}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
     axis.set_xlabel("lessons in the course")
     axis.set_ylabel("read units per completion (AWS accounting)")
     axis.set_title("Read units per completion: API + summarizer")
