@@ -238,7 +238,7 @@ def test_the_aggregate_is_spread_over_shards_and_read_as_their_sum(
     assert aggregate_of(seeded)["enrolled"] == 12
 
 
-@pytest.mark.parametrize("name", ["insert", "modify", "remove", "lesson_added"])
+@pytest.mark.parametrize("name", ["insert", "modify", "remove", "lesson_added", "fanout_segment"])
 def test_every_stream_event_parses_with_the_summarizer_record_model(name: str) -> None:
     parsed = [TableStreamRecord.model_validate(record) for record in records(name)]
     assert all((r.dynamodb.NewImage or r.dynamodb.OldImage) is not None for r in parsed)
