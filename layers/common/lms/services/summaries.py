@@ -277,15 +277,16 @@ class SummaryService:
         stored = self._summaries.get(learner, course_id)
         if stored is not None:
             return stored.summary
-        outline = self._outline(course_id)
+        outline = self._outline(course_id, course)
         if outline is None:
             raise NotFoundError("Course not found.")
         progress = LearnerProgress().apply(outline, self._progress.for_course(learner, course_id).values())
         return summarize(learner, outline, progress, None)
 
-    def _outline(self, course_id: str) -> Outline | None:
-        """The course's outline, from the container's cache while the course head says it is current."""
-        head = self._courses.get_head(course_id)
+    def _outline(self, course_id: str, head: Course | None = None) -> Outline | None:
+        """The course's outline, from the container's cache while the course head (read now, unless
+        just read by the caller) says it is current."""
+        head = head or self._courses.get_head(course_id)
         if head is None:
             return None
         cached = self._outlines.get(course_id)
