@@ -33,8 +33,7 @@ def event(name: str, learner: str, path: dict[str, str], body: Any = None) -> di
     return sample
 
 
-def use_handler_environment() -> None:
-    """What handlers run in-process against DDB_ENDPOINT need in the environment."""
+def main(learner: str, course_id: str, lesson_id: str) -> None:
     os.environ.update(
         AWS_ENDPOINT_URL_DYNAMODB=os.environ["DDB_ENDPOINT"],
         AWS_ACCESS_KEY_ID="local",
@@ -46,10 +45,6 @@ def use_handler_environment() -> None:
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
     )
-
-
-def main(learner: str, course_id: str, lesson_id: str) -> None:
-    use_handler_environment()
     # Handlers build their clients from a fresh botocore session: hand them one that counts.
     session = botocore.session.get_session()
     session.register("before-call.dynamodb", count)

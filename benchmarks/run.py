@@ -216,8 +216,8 @@ def main() -> None:
         bench_latency(client, api)
         bench_parallel_views(api)
         bench_freshness(client)
-        bench_dynamodb_calls(api)
         scale.run(api)
+        bench_dynamodb_calls(api)
     bench_cold_imports()
 
 
