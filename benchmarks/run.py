@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from benchmarks import scale
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -27,7 +28,7 @@ from local.ports import free_port
 from local.token import mint_token
 
 REQUESTS_PER_ROUTE = int(os.environ.get("BENCH_REQUESTS", "200"))
-COMPLETIONS = int(os.environ.get("BENCH_COMPLETIONS", "30"))
+COMPLETIONS = int(os.environ.get("BENCH_COMPLETIONS", "50"))
 PARALLEL_WRITERS = 8
 WRITES_PER_WRITER = 40
 
@@ -154,6 +155,13 @@ def bench_freshness(client: Client) -> None:
         samples.append((time.perf_counter() - start) * 1000)
     print("\nSummary freshness: a completion until GET .../summary shows it (stream poller + summarizer)")
     report("completion -> summary", samples)
+    scale.update_results(
+        {
+            "summary_lag_completions": len(samples),
+            "summary_lag_p50_s": round(percentile(samples, 0.5) / 1000, 3),
+            "summary_lag_p95_s": round(percentile(samples, 0.95) / 1000, 3),
+        }
+    )
 
 
 def bench_dynamodb_calls(api: LocalApi) -> None:
@@ -218,6 +226,7 @@ def main() -> None:
         bench_latency(client, api)
         bench_parallel_views(api)
         bench_freshness(client)
+        scale.run(api)
         bench_dynamodb_calls(api)
         bench_largest_outline(client)
     bench_cold_imports()

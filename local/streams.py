@@ -5,7 +5,8 @@ Honoured from the template: BatchSize, MaximumBatchingWindowInSeconds, FilterCri
 local.filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
 go to .local/stream-dlq.jsonl instead of the OnFailure destination), MaximumRecordAgeInSeconds, and
 BisectBatchOnFunctionError approximately (after a function error the next attempt takes half the
-batch). Shards are read in order (a child after its parent), one batch in flight per shard.
+batch), and ParallelizationFactor (see `_deliver_in_lanes`). Shards are read in order (a child after
+its parent), one batch in flight per shard, or per lane of a shard with a ParallelizationFactor.
 """
 
 import base64
@@ -13,7 +14,9 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ class StreamSource:
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
     maximum_record_age_seconds: int = -1
     bisect_on_error: bool = False
+    parallelization_factor: int = 1
 
     def accepts(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches(pattern, record) for pattern in self.filters)
@@ -82,6 +86,7 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any]) -> Stre
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
         maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+        parallelization_factor=int(props.get("ParallelizationFactor", 1)),
     )
 
 
@@ -134,6 +139,7 @@ class StreamConsumer:
         self._streams = streams_client(endpoint, lambdas.config.region)
         self._dlq_path = dlq_path
         self._stream_arn: str | None = None
+        self._hash_key = ""
         self._shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
         self._missing_code_logged = False
@@ -142,6 +148,7 @@ class StreamConsumer:
         if self._stream_arn is None:
             table = self._ddb.describe_table(TableName=self.source.table_name)["Table"]
             self._stream_arn = table.get("LatestStreamArn")
+            self._hash_key = next(k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH")
             if self._stream_arn is None:
                 raise RuntimeError(f"table {self.source.table_name} has no stream")
         if time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS:
@@ -223,6 +230,9 @@ class StreamConsumer:
 
     def _deliver(self, shard: _Shard) -> None:
         self._drop_expired(shard)
+        if self.source.parallelization_factor > 1 and self._can_invoke():
+            self._deliver_in_lanes(shard)
+            return
         batch = shard.pending[: shard.batch_limit]
         if not batch:
             return
@@ -237,6 +247,38 @@ class StreamConsumer:
             self.stats["batches_succeeded"] += 1
             return
         self._retry_later(shard, len(batch), failed_from, function_error)
+
+    def _deliver_in_lanes(self, shard: _Shard) -> None:
+        """ParallelizationFactor N: the shard's records are split by partition key into N lanes and
+        each lane's next batch is invoked at the same time, so records of one key stay in order.
+        A lane whose batch fails keeps its records from the first failure; the shard retries them
+        after a backoff (retries and dead-lettering are counted per shard, not per lane)."""
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        for record in shard.pending:
+            key = json.dumps(record["dynamodb"]["Keys"].get(self._hash_key), sort_keys=True).encode()
+            lanes.setdefault(zlib.crc32(key) % self.source.parallelization_factor, []).append(record)
+        batches = [records[: shard.batch_limit] for records in lanes.values()]
+        with ThreadPoolExecutor(len(batches)) as pool:
+            results = list(pool.map(self._invoke, batches))
+        done: set[int] = set()
+        failed: list[dict[str, Any]] = []
+        for batch, (failed_from, _) in zip(batches, results, strict=True):
+            done |= {id(record) for record in batch[:failed_from]}
+            failed += batch[failed_from:] if failed_from is not None else []
+        self.stats["batches_succeeded"] += sum(1 for failed_from, _ in results if failed_from is None)
+        shard.pending[:] = [record for record in shard.pending if id(record) not in done]
+        if not failed:
+            shard.attempts = 0
+            return
+        shard.attempts += 1
+        retries = self.source.maximum_retry_attempts
+        if 0 <= retries < shard.attempts:
+            self._dead_letter(shard, failed)
+            failed_ids = {id(record) for record in failed}
+            shard.pending[:] = [record for record in shard.pending if id(record) not in failed_ids]
+            shard.attempts = 0
+            return
+        shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
 
     def _can_invoke(self) -> bool:
         function = self.source.function

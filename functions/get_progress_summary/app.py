@@ -8,7 +8,7 @@ from lms.models.progress import CourseAggregate, LearnerSummary
 from lms.observability import tracer
 
 app = LmsResolver()
-progress = container.progress_service()
+summaries = container.summary_service()
 
 
 @app.get("/progress/course/<courseId>/summary", summary="Get a course progress summary", tags=["Progress"])
@@ -17,7 +17,7 @@ def get_progress_summary(
     courseId: ResourceId,  # noqa: N803 - the path parameter's name
     userId: Annotated[str | None, user_id_query("Staff: a learner's summary instead of the aggregate")] = None,  # noqa: N803
 ) -> LearnerSummary | CourseAggregate:
-    return progress.summary(app.identity, courseId, userId)
+    return summaries.read(app.identity, courseId, userId)
 
 
 lambda_handler = app.lambda_handler()

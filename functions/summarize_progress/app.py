@@ -1,7 +1,8 @@
 """DynamoDB stream consumer: keeps learner course summaries and course aggregates current.
 
-Each batch is coalesced (one recompute per learner and course), failures are reported per record
-(ReportBatchItemFailures), and every recompute is rebuilt from state, so redelivery is harmless.
+Each batch is coalesced (one recompute per learner and course, the learners of a course read and
+written together), failures are reported per record (ReportBatchItemFailures), and every recompute
+reads the current state of what changed, so redelivery is harmless.
 """
 
 from typing import Any
@@ -23,4 +24,5 @@ summaries = container.summary_service()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     batch = ChangeBatch(summaries, context)
+    batch.prepare(event.get("Records", []))
     return process_partial_response(event=event, record_handler=batch.apply, processor=processor, context=context)

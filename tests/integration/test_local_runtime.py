@@ -264,3 +264,36 @@ def test_a_stream_without_function_code_is_drained(
         poller.stop()
 
     assert "Missing" not in probe_lambdas.invocations
+
+
+def test_a_parallelization_factor_splits_a_shard_into_lanes_by_partition_key_keeping_each_keys_order(
+    probe_lambdas: LambdaService, local_api: LocalApi, ddb: Any, probe_table: str, poll_until: Any, tmp_path: Path
+) -> None:
+    """With ParallelizationFactor 4, each batch holds the records of one lane (the partition key's
+    hash modulo 4), several lanes are delivered at once, and one key's records keep their order."""
+    import zlib
+
+    source = StreamSource(table_name=probe_table, function="Probe", parallelization_factor=4, batch_size=100)
+    keys_written = [f"key-{n}" for n in range(8)]
+    for version in range(3):  # written before the poller starts: one backlog, read at once
+        for pk in keys_written:
+            _put(ddb, probe_table, pk, version={"N": str(version)})
+    poller = _run_poller(probe_lambdas, local_api.ddb_endpoint, source)
+    try:
+        poll_until(
+            lambda: sum(len(b) for b in _deliveries(tmp_path / "deliveries.jsonl")),
+            lambda delivered: delivered == 24,
+            timeout=15,
+        )
+    finally:
+        poller.stop()
+
+    def lane(pk: str) -> int:
+        return zlib.crc32(json.dumps({"S": pk}, sort_keys=True).encode()) % 4
+
+    batches = _deliveries(tmp_path / "deliveries.jsonl")
+    assert all(len({lane(_pk(r)) for r in batch}) == 1 for batch in batches)
+    assert len(batches) == len({lane(pk) for pk in keys_written}) > 1
+    for pk in keys_written:
+        versions = [int(r["dynamodb"]["NewImage"]["version"]["N"]) for b in batches for r in b if _pk(r) == pk]
+        assert versions == [0, 1, 2]

@@ -263,3 +263,39 @@ def test_summary_freshness_after_completing_a_lesson(lms: Lms, capsys: pytest.Ca
     p95 = statistics.quantiles(delays, n=20, method="inclusive")[-1]
     with capsys.disabled():
         print(f"\nsummary freshness over {len(delays)} completions: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+
+
+def test_a_lesson_added_reaches_every_learner_through_fan_out_segments_on_the_stream(
+    lms: Lms, ddb: Any, table_name: str
+) -> None:
+    """Given 130 learners (more than one segment of 100), when a lesson is added, then every
+    learner's summary counts it: the first segment in the invocation that saw the lesson, the rest
+    through a segment item whose stream record the poller delivers, which is removed when done."""
+    from lms import keys
+
+    room = Classroom(lms, 1)
+    with ThreadPoolExecutor(8) as pool:
+        learners = [room.learner, *pool.map(lambda n: room.join(f"fan-{n}"), range(129))]
+    lms.complete(room.learner, room.lessons[0])
+    room.wait_for_percent(100)
+
+    room.add_lesson()
+
+    def summaries() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(learners), 100):
+            batch = [keys.summary(u.id, room.id) for u in learners[start : start + 100]]
+            request = {table_name: {"Keys": [{k: {"S": v} for k, v in key.items()} for key in batch]}}
+            found += ddb.batch_get_item(RequestItems=request)["Responses"][table_name]
+        return found
+
+    settled = poll_until(
+        summaries,
+        lambda found: len(found) == 130 and all(s["requiredLessons"]["N"] == "2" for s in found),
+        timeout=60,
+        interval=0.25,
+        what="130 summaries counting the new lesson",
+    )
+    assert sorted(int(s["percent"]["N"]) for s in settled) == [0] * 129 + [50]
+    segment = {k: {"S": v} for k, v in keys.course_fanout_segment(room.id, 1).items()}
+    assert poll_until(lambda: "Item" not in ddb.get_item(TableName=table_name, Key=segment), timeout=20)

@@ -368,7 +368,6 @@ class CompetingWrites:
         from lms import container
         from lms.repositories.courses import CourseRepository
         from lms.repositories.progress import ProgressRepository
-        from lms.repositories.summaries import SummaryRepository
         from lms.services.progress import ProgressService
 
         table = container.table()
@@ -383,7 +382,7 @@ class CompetingWrites:
                     race()
                 super().save(changed, expected_version, require_enrollment=require_enrollment)
 
-        self.service = ProgressService(RacingRepository(table), CourseRepository(table), SummaryRepository(table))
+        self.service = ProgressService(RacingRepository(table), CourseRepository(table))
 
 
 def student_identity() -> Any:

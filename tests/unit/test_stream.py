@@ -131,33 +131,36 @@ def test_records_for_one_learner_are_coalesced_into_one_recompute(
     learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler_module = stream.module
-    calls: list[tuple[str, str]] = []
-    original = handler_module.summaries.recompute_learner
+    calls: list[tuple[str, list[str]]] = []
+    original = handler_module.summaries.recompute_learners
 
-    def counting(user_id: str, course_id: str, cause: str) -> Any:
-        calls.append((user_id, course_id))
-        return original(user_id, course_id, cause)
+    def counting(course_id: str, changed: dict[str, set[str]], cause: str) -> Any:
+        calls.append((course_id, sorted(changed)))
+        return original(course_id, changed, cause)
 
-    monkeypatch.setattr(handler_module.summaries, "recompute_learner", counting)
+    monkeypatch.setattr(handler_module.summaries, "recompute_learners", counting)
     batch = records("insert") * 3
 
     assert stream.deliver(batch) == {"batchItemFailures": []}
 
-    assert calls == [(LEARNER, COURSE)]
+    assert calls == [(COURSE, [LEARNER])]
 
 
-def recompute_job(dynamodb: Any) -> dict[str, Any] | None:
-    key = {name: {"S": value} for name, value in keys.course_recompute(COURSE).items()}
-    item: dict[str, Any] | None = dynamodb.get_item(TableName="lms-dev", Key=key).get("Item")
-    return item
+def segment_items(dynamodb: Any, count: int) -> list[dict[str, Any] | None]:
+    found = []
+    for n in range(1, count + 1):
+        key = {name: {"S": value} for name, value in keys.course_fanout_segment(COURSE, n).items()}
+        found.append(dynamodb.get_item(TableName="lms-dev", Key=key).get("Item"))
+    return found
 
 
-def test_a_lesson_added_recomputes_every_learner_a_page_at_a_time(
+def test_a_lesson_added_fans_out_in_segments_that_each_read_the_outline_once_per_container(
     seeded: SeededCourse, stream: StreamHarness, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Given 5 learners and pages of 2, with no time left after each page, the work continues
-    through the table's stream until every learner is recomputed."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_PAGE", 2)
+    """Given 5 learners and segments of 2, a lesson added makes the summarizer recompute the first
+    segment and schedule the other two as items in their own partitions; their stream records
+    bring every learner up to date, and the outline is read once, not once per learner."""
+    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 2)
     learners = [f"learner-{n}" for n in range(5)]
     for n, learner in enumerate(learners):
         seeded.enroll(learner, f"01jd00000000000000000001{n:02d}")
@@ -169,22 +172,102 @@ def test_a_lesson_added_recomputes_every_learner_a_page_at_a_time(
         "2026-11-26T11:00:00.000Z",
     )
     stream.pending()
+    outline_reads: list[str] = []
+    original = stream.module.summaries._courses.get_outline
+    monkeypatch.setattr(
+        stream.module.summaries._courses, "get_outline", lambda c: outline_reads.append(c) or original(c)
+    )
 
     assert stream.deliver(records("lesson_added")) == {"batchItemFailures": []}
-    recomputed = [u for u in learners if summary_of(seeded, u)["requiredLessons"] == 3]
-    assert len(recomputed) == 2
-    continuation = recompute_job(dynamodb)
-    assert continuation is not None
-    assert "cursor" in continuation
+    assert sum(summary_of(seeded, u)["requiredLessons"] == 3 for u in learners) == 2
+    scheduled = segment_items(dynamodb, 2)
+    assert all(item is not None and "limit" in item for item in scheduled)
 
     stream.drain()
 
     assert all(summary_of(seeded, u)["requiredLessons"] == 3 for u in learners)
-    assert recompute_job(dynamodb) is None
+    assert segment_items(dynamodb, 2) == [None, None]
+    assert outline_reads == [COURSE]
+    assert aggregate_of(seeded)["enrolled"] == 5
 
 
-@pytest.mark.parametrize("name", ["insert", "modify", "remove", "lesson_added"])
+def test_a_write_gone_stale_is_recomputed_alone_while_the_rest_of_its_transaction_is_stored(
+    seeded: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When one learner's summary changed between read and write, only that learner is read and
+    computed again; the other learners of the same transaction are stored as they were."""
+    from lms.repositories.summaries import WritesRejectedError
+
+    for n in range(3):
+        seeded.enroll(f"learner-{n}", f"01jd00000000000000000001{n:02d}")
+    repository = stream.module.summaries._summaries
+    original = repository.save
+    sent: list[list[str]] = []
+
+    def first_one_stale(course_id: str, writes: list[Any], now: str) -> None:
+        sent.append([w.summary.user_id for w in writes])
+        if len(sent) == 1:
+            raise WritesRejectedError({0}, conflicted=False)
+        original(course_id, writes, now)
+
+    monkeypatch.setattr(repository, "save", first_one_stale)
+
+    stream.drain()
+
+    assert sent == [["learner-0", "learner-1", "learner-2"], ["learner-1", "learner-2"], ["learner-0"]]
+    assert all(summary_of(seeded, f"learner-{n}")["requiredLessons"] == 2 for n in range(3))
+    assert aggregate_of(seeded)["enrolled"] == 3
+
+
+def test_the_aggregate_is_spread_over_shards_and_read_as_their_sum(
+    seeded: SeededCourse, stream: StreamHarness, dynamodb: Any
+) -> None:
+    """Learners summarised one batch at a time add to random shards; the aggregate read sums them."""
+    for n in range(12):
+        seeded.enroll(f"learner-{n}", f"01jd00000000000000000001{n:02d}")
+        stream.drain()
+    shard_keys = keys.course_aggregate_shards(COURSE)
+    items = [
+        dynamodb.get_item(TableName="lms-dev", Key={k: {"S": v} for k, v in key.items()}).get("Item")
+        for key in shard_keys
+    ]
+    written = [item for item in items if item]
+
+    assert len(written) > 1
+    assert sum(int(item["enrolled"]["N"]) for item in written) == 12
+    assert aggregate_of(seeded)["enrolled"] == 12
+
+
+@pytest.mark.parametrize("name", ["insert", "modify", "remove", "lesson_added", "fanout_segment"])
 def test_every_stream_event_parses_with_the_summarizer_record_model(name: str) -> None:
     parsed = [TableStreamRecord.model_validate(record) for record in records(name)]
     assert all((r.dynamodb.NewImage or r.dynamodb.OldImage) is not None for r in parsed)
     assert all(r.dynamodb.StreamViewType == "NEW_AND_OLD_IMAGES" for r in parsed)
+
+
+def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is_read_again(
+    learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-order records are applied from their images (no read of the record); the same records
+    delivered again are older than what the summary reflects, so they are read from the table."""
+    stream.deliver(records("insert"))
+    learner_halfway.complete(SEED["lesson_2"], SEED["module_2"], SEED["progress_2"], "2026-11-26T10:20:00.000Z")
+    repository = stream.module.summaries._summaries
+    original = repository.read_learners
+    records_read: list[dict[str, set[str]]] = []
+
+    def spying(course_id: str, user_ids: list[str], lessons: dict[str, set[str]]) -> Any:
+        if lessons:
+            records_read.append(lessons)
+        return original(course_id, user_ids, lessons)
+
+    monkeypatch.setattr(repository, "read_learners", spying)
+    modify = records("modify")
+
+    assert stream.deliver(modify) == {"batchItemFailures": []}
+    assert records_read == []
+    assert summary_of(learner_halfway)["percent"] == 100
+
+    assert stream.deliver(copy.deepcopy(modify)) == {"batchItemFailures": []}
+    assert records_read == [{LEARNER: {SEED["lesson_2"]}}]
+    assert summary_of(learner_halfway)["percent"] == 100

@@ -90,18 +90,42 @@ def enrollment(api: ApiHarness, stepping_clock: SteppingClock) -> tuple[Course, 
 
 
 # ------------------------------------------------------------------------------- learner summary
-def test_before_any_summary_exists_the_learner_reads_zeros_with_the_courses_required_count(
+def test_before_the_stream_computes_a_summary_the_read_computes_it_with_the_same_rules(
+    api: ApiHarness,
+    stream: StreamHarness,
+    course: Course,
+) -> None:
+    """Given a learner who completed and viewed lessons that the stream has not processed yet, when
+    the learner reads the summary, then it is computed from the records with the stream's rules (not
+    zeros), is not stored (updatedAt null), and equals what the stream then stores."""
+    complete(api, course, 0, 3)
+    recorded(api, course.lesson(1))
+
+    on_read = summary_of(api, course.id)
+
+    assert on_read["userId"] == "student-1"
+    assert on_read["courseId"] == course.id
+    assert (on_read["percent"], on_read["completedLessons"], on_read["requiredLessons"]) == (66, 2, 3)
+    assert on_read["viewedLessons"] == 3
+    assert modules_of(on_read) == [(1, 2, 50), (1, 1, 100), (0, 0, 0)]
+    assert on_read["nextLessonId"] == course.lesson(2)
+    assert on_read["lastAccessed"]["lessonId"] == course.lesson(1)
+    assert (on_read["completedAt"], on_read["updatedAt"]) == (None, None)
+    stream.drain()
+    stored = summary_of(api, course.id)
+    assert stored["updatedAt"]
+    assert {**stored, "updatedAt": None} == on_read
+
+
+def test_before_any_activity_the_summary_read_lists_the_modules_and_the_first_lesson(
     api: ApiHarness,
     course: Course,
 ) -> None:
-    """Given an enrollment the stream has not processed yet, when the learner reads the summary, then
-    it is all zeros with requiredLessons taken from the course, and nothing completed or accessed."""
     body = summary_of(api, course.id)
 
-    assert body["userId"] == "student-1"
-    assert body["courseId"] == course.id
-    assert (body["percent"], body["completedLessons"], body["viewedLessons"]) == (0, 0, 0)
-    assert body["requiredLessons"] == 3
+    assert modules_of(body) == NOTHING_DONE
+    assert (body["percent"], body["completedLessons"], body["requiredLessons"], body["viewedLessons"]) == (0, 0, 3, 0)
+    assert body["nextLessonId"] == course.lesson(0)
     assert (body["lastAccessed"], body["completedAt"], body["updatedAt"]) == (None, None, None)
 
 

@@ -47,11 +47,10 @@ def enrollment_service() -> "EnrollmentService":
 def progress_service() -> "ProgressService":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.progress import ProgressRepository
-    from lms.repositories.summaries import SummaryRepository
     from lms.services.progress import ProgressService
 
     shared = table()
-    return ProgressService(ProgressRepository(shared), CourseRepository(shared), SummaryRepository(shared))
+    return ProgressService(ProgressRepository(shared), CourseRepository(shared))
 
 
 def summary_service() -> "SummaryService":

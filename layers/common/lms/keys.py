@@ -148,3 +148,23 @@ def progress_ref(progress_id: str) -> Key:
 
 def summary(user_id: str, course_id: str) -> Key:
     return {"pk": _user_pk(user_id), "sk": f"SUMMARY#{course_id}"}
+
+
+# --- Summaries at scale: items spread over their own partitions so no single item caps a course.
+# | course aggregate shard | COURSE#<course>#AGGREGATE#<n> | AGGREGATE |
+# | course fan-out segment | COURSE#<course>#FANOUT#<n> | FANOUT |
+AGGREGATE_SHARDS = 16
+
+
+def course_aggregate_shard(course_id: str, shard: int) -> Key:
+    return {"pk": f"{_course_pk(course_id)}#AGGREGATE#{shard}", "sk": "AGGREGATE"}
+
+
+def course_aggregate_shards(course_id: str) -> list[Key]:
+    """Every item holding part of the course aggregate: the shards, and the single item that held
+    all of it before sharding (read, never written again)."""
+    return [course_aggregate(course_id)] + [course_aggregate_shard(course_id, n) for n in range(AGGREGATE_SHARDS)]
+
+
+def course_fanout_segment(course_id: str, segment: int) -> Key:
+    return {"pk": f"{_course_pk(course_id)}#FANOUT#{segment}", "sk": "FANOUT"}

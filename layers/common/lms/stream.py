@@ -1,5 +1,6 @@
 """Stream plumbing for the summarizer: the record models (Parser), what each change means, and a
-per-invocation batch that runs each piece of work once however many records ask for it."""
+per-invocation batch that does each piece of work once however many records ask for it, reading
+and writing the learners of one course together."""
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -10,13 +11,15 @@ from aws_lambda_powertools.utilities.parser.models import (
     DynamoDBStreamRecordModel,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lms.keys import Entity
+from lms.models.progress import Progress
 from lms.observability import metrics
-from lms.services.summaries import RecomputeResult, SummaryService
+from lms.repositories.dynamo import deserialize
+from lms.services.summaries import LEARNERS_PER_SEGMENT, Changes, RecomputeResult, SummaryService
 
-# Stop starting new pages of a course-wide recompute when less than this much time is left.
+# Stop starting new pages of a fan-out segment when less than this much time is left.
 TIME_RESERVE_MS = 30_000
 
 
@@ -28,8 +31,11 @@ class TableItem(BaseModel):
     entity: Entity
     courseId: str  # noqa: N815 - stored attribute name
     userId: str | None = None  # noqa: N815
+    lessonId: str | None = None  # noqa: N815
     status: str | None = None
+    segment: int | None = None
     cursor: dict[str, Any] | None = None
+    limit: int | None = None
 
 
 class TableChange(DynamoDBStreamChangedRecordModel):
@@ -49,8 +55,10 @@ class LearnerWork:
 
 @dataclass(frozen=True, slots=True)
 class CourseWork:
+    """A course-wide recompute: start a fan-out (`segment` None) or run one of its segments."""
+
     course_id: str
-    continuation: bool
+    segment: int | None
 
 
 Work = LearnerWork | CourseWork
@@ -67,9 +75,23 @@ def work_for(record: TableStreamRecord) -> tuple[Work, str]:
         if not item.userId:
             raise ValueError(f"{item.entity.value} item without userId")
         return LearnerWork(item.userId, item.courseId), cause
-    if item.entity in (Entity.LESSON, Entity.COURSE_RECOMPUTE):
-        return CourseWork(item.courseId, continuation=item.entity == Entity.COURSE_RECOMPUTE), cause
+    if item.entity == Entity.LESSON:
+        return CourseWork(item.courseId, None), cause
+    if item.entity == Entity.COURSE_RECOMPUTE:
+        # A continuation item from before segments existed restarts the fan-out.
+        return CourseWork(item.courseId, item.segment), cause
     raise ValueError(f"the summarizer does not handle {item.entity.value} changes")
+
+
+def _progress_image(raw: dict[str, Any]) -> Progress | None:
+    """A progress record's new image as the model, or None (not a progress record, or unreadable)."""
+    image = raw.get("dynamodb", {}).get("NewImage") or {}
+    if image.get("entity", {}).get("S") != Entity.PROGRESS:
+        return None
+    try:
+        return Progress.model_validate(deserialize(image))
+    except (ValidationError, TypeError, ValueError):
+        return None
 
 
 def completes_lesson(record: TableStreamRecord) -> bool:
@@ -85,41 +107,89 @@ def completes_lesson(record: TableStreamRecord) -> bool:
 
 @dataclass
 class ChangeBatch:
-    """One invocation's records: each learner or course is recomputed once (coalesced), and a
-    record whose work failed is reported as failed, alone."""
+    """One invocation's records. `prepare` does the work of the whole batch up front: each learner
+    and course once (coalesced), the learners of one course read and written together. `apply` then
+    answers for each record, so a record whose work failed is reported as failed, alone."""
 
     summaries: SummaryService
     context: LambdaContext
     outcomes: dict[Work, Exception | None] = field(default_factory=dict)
 
+    def prepare(self, raw_records: list[dict[str, Any]]) -> None:
+        parsed: list[tuple[TableStreamRecord, Progress | None]] = []
+        for raw in raw_records:
+            try:
+                parsed.append((TableStreamRecord.model_validate(raw), _progress_image(raw)))
+            except ValidationError:
+                continue  # apply() reports this record as failed
+        self.run(parsed)
+
+    def run(self, records: list[tuple[TableStreamRecord, Progress | None]]) -> None:
+        """`records`: each with its progress image (the record as written), if it is one."""
+        learners: dict[str, Changes] = {}  # course -> learner -> lessons whose records changed
+        causes: dict[str, str] = {}
+        courses: dict[CourseWork, tuple[TableStreamRecord, str]] = {}
+        for record, progress in records:
+            try:
+                work, cause = work_for(record)
+            except ValueError:
+                continue  # apply() reports this record as failed
+            if isinstance(work, LearnerWork):
+                lessons = learners.setdefault(work.course_id, {}).setdefault(work.user_id, {})
+                image = record.dynamodb.NewImage or record.dynamodb.OldImage
+                if image is not None and image.entity == Entity.PROGRESS and image.lessonId:
+                    lessons[image.lessonId] = progress  # the latest record of a lesson wins
+                causes[work.course_id] = cause
+            else:
+                courses[work] = (record, cause)  # the latest record of a segment carries its cursor
+        for course_id, changed in learners.items():
+            try:
+                outcomes = self.summaries.recompute_learners(course_id, changed, causes[course_id])
+            except Exception as error:
+                outcomes = dict.fromkeys(changed, error)
+            for user_id, outcome in outcomes.items():
+                self._settle(LearnerWork(user_id, course_id), outcome)
+        for course_work, (record, cause) in courses.items():
+            try:
+                for result in self._run_course(course_work, record, cause):
+                    self._count(result)
+                self.outcomes[course_work] = None
+            except Exception as error:
+                self.outcomes[course_work] = error
+
+    def _settle(self, work: Work, outcome: RecomputeResult | Exception) -> None:
+        if isinstance(outcome, Exception):
+            self.outcomes[work] = outcome
+        else:
+            self._count(outcome)
+            self.outcomes[work] = None
+
+    def _run_course(self, work: CourseWork, record: TableStreamRecord, cause: str) -> list[RecomputeResult]:
+        def has_time() -> bool:
+            return self.context.get_remaining_time_in_millis() > TIME_RESERVE_MS
+
+        if work.segment is None:
+            return self.summaries.start_fanout(work.course_id, cause, has_time)
+        image = record.dynamodb.NewImage
+        return self.summaries.run_segment(
+            work.course_id,
+            work.segment,
+            image.cursor if image else None,
+            image.limit if image and image.limit else LEARNERS_PER_SEGMENT,
+            cause,
+            has_time,
+        )
+
     def apply(self, record: TableStreamRecord) -> Literal[True]:
         if completes_lesson(record):
             metrics.add_metric(name="LessonCompleted", unit=MetricUnit.Count, value=1)
-        work, cause = work_for(record)
-        start_key = record.dynamodb.NewImage.cursor if record.dynamodb.NewImage else None
-        if work not in self.outcomes:
-            try:
-                self._run(work, cause, start_key)
-                self.outcomes[work] = None
-            except Exception as error:
-                self.outcomes[work] = error
-                raise
-        failure = self.outcomes[work]
+        work, _ = work_for(record)
+        if work not in self.outcomes:  # not prepared (a record handed over on its own)
+            self.run([(record, None)])
+        failure = self.outcomes.get(work)
         if failure is not None:
             raise failure
         return True
-
-    def _run(self, work: Work, cause: str, start_key: dict[str, Any] | None) -> None:
-        if isinstance(work, LearnerWork):
-            self._count(self.summaries.recompute_learner(work.user_id, work.course_id, cause))
-        else:
-            self.summaries.recompute_course(
-                work.course_id,
-                cause,
-                start_key if work.continuation else None,
-                has_time=lambda: self.context.get_remaining_time_in_millis() > TIME_RESERVE_MS,
-                on_learner=self._count,
-            )
 
     @staticmethod
     def _count(result: RecomputeResult) -> None:

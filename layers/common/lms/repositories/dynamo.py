@@ -117,12 +117,12 @@ class Table:
         item = self.get(target(ref)) if ref else None
         return item if item and item.get("id") == item_id else None
 
-    def batch_get(self, keys: list[dict[str, str]]) -> list[Item]:
-        """Every existing item among `keys`, strongly consistent, 100 keys per request."""
+    def batch_get(self, keys: list[dict[str, str]], *, consistent: bool = True) -> list[Item]:
+        """Every existing item among `keys` (strongly consistent by default), 100 keys per request."""
         found: list[Item] = []
         for start in range(0, len(keys), 100):
             pending: dict[str, Any] = {
-                self.name: {"Keys": [serialize(k) for k in keys[start : start + 100]], "ConsistentRead": True}
+                self.name: {"Keys": [serialize(k) for k in keys[start : start + 100]], "ConsistentRead": consistent}
             }
             while pending:
                 response = self.client.batch_get_item(RequestItems=pending)

@@ -1,5 +1,5 @@
-"""Progress rules: what a view or a completion does to a lesson record, who may see and reset it,
-and which summary a reader gets."""
+"""Progress rules: what a view or a completion does to a lesson record, and who may see and reset it.
+A learner's course summary is read through lms.services.summaries."""
 
 import random
 import time
@@ -9,8 +9,6 @@ from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.progress import (
-    CourseAggregate,
-    LearnerSummary,
     Progress,
     ProgressAction,
     ProgressOutcome,
@@ -26,7 +24,6 @@ from lms.repositories.progress import (
     ProgressRepository,
     VersionedProgress,
 )
-from lms.repositories.summaries import SummaryRepository
 from lms.services.access import acting_user, manages_course, require_visible
 
 # Enough for a burst of parallel writes to the same record to settle one after another.
@@ -92,11 +89,9 @@ class ProgressService:
         self,
         progress: ProgressRepository,
         courses: CourseRepository,
-        summaries: SummaryRepository,
     ) -> None:
         self._progress = progress
         self._courses = courses
-        self._summaries = summaries
 
     def record(self, identity: Identity, activity: ProgressRecord) -> ProgressOutcome:
         """Two round trips when uncontended: one read of lesson and record, one transaction."""
@@ -170,17 +165,3 @@ class ProgressService:
         course = self._course(course_id)
         learner = user_id if manages_course(identity, course) else acting_user(identity, user_id)
         return self._progress.list_for_course(course_id, learner, status, page)
-
-    def summary(self, identity: Identity, course_id: str, user_id: str | None) -> LearnerSummary | CourseAggregate:
-        """A learner's summary, or for staff without `userId`, the course aggregate: key lookups only."""
-        course = self._course(course_id)
-        is_staff = manages_course(identity, course)
-        if user_id is None and is_staff:
-            return self._summaries.get_aggregate(course_id)
-        learner = user_id or identity.user_id
-        if learner != identity.user_id and not is_staff:
-            raise ForbiddenError("Only this course's instructors or an admin may read another learner's summary.")
-        stored = self._summaries.get(learner, course_id)
-        if stored is not None:
-            return stored.summary
-        return LearnerSummary(user_id=learner, course_id=course_id, required_lessons=course.required_lesson_count)
