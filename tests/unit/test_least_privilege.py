@@ -126,6 +126,11 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("create_enrollment", {"user": "learner-2", "roles": "student"}, body={"courseId": course_id})
     call("update_enrollment", learner, path={"id": enrollment["id"]}, body={"status": "DROPPED"})
     call("create_enrollment", learner, body={"courseId": course_id})  # reactivates
+    # Staff paths of a status change: a suspension and its lifting.
+    second = call("create_enrollment", {"user": "learner-3", "roles": "student"}, body={"courseId": course_id})
+    call("update_enrollment", teacher, path={"id": second["id"]}, body={"status": "SUSPENDED"})
+    call("update_enrollment", teacher, path={"id": second["id"]}, body={"status": "ACTIVE"})
+    call("delete_enrollment", teacher, path={"id": second["id"]})
     call("list_enrollments", learner, query={"status": "ACTIVE"})
     call("list_course_enrollments", teacher, path={"courseId": course_id})
     call("get_enrollment", teacher, path={"id": enrollment["id"]})
@@ -133,7 +138,11 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("list_progress", learner)
     call("list_course_progress", teacher, path={"courseId": course_id})
     call("get_progress", teacher, path={"id": progress["id"]})
+    # Both paths of an edit: staff write it plainly, a learner's write checks the enrollment too.
     call("update_progress", teacher, path={"id": progress["id"]}, body={"position": 3})
+    call("update_progress", learner, path={"id": progress["id"]}, body={"position": 4})
+    viewed = call("record_progress", learner, body={"lessonId": extra["id"], "action": "view"})
+    call("update_progress", learner, path={"id": viewed["id"]}, body={"status": "COMPLETED"})
     drain()
     call("get_progress_summary", learner, path={"courseId": course_id})
     call("get_progress_summary", teacher, path={"courseId": course_id})
