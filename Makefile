@@ -43,8 +43,8 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## In
 dev: $(VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
 	$(PY) -m local.dev
 
-dev-reset: ## Delete the local DynamoDB data
-	rm -rf .local/dynamodb
+dev-reset: ## Delete the local DynamoDB data and the stream poller's checkpoint
+	rm -rf .local/dynamodb .local/stream-checkpoints
 
 invoke: $(VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
