@@ -1,4 +1,5 @@
 # Two commands do everything on a fresh machine: `make dev` and `make test`.
+# The local runtime needs the SAM venv too: it expands each function's IAM role with SAM's translator.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -40,13 +41,13 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Install every pinned dependency
 
-dev: $(VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
+dev: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
 	$(PY) -m local.dev
 
 dev-reset: ## Delete the local DynamoDB data and the stream poller's checkpoint
 	rm -rf .local/dynamodb .local/stream-checkpoints
 
-invoke: $(VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
+invoke: $(VENV)/.installed $(SAM_VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
 token: $(VENV)/.installed ## Print a signed dev JWT: make token SUB=alice ROLE=student
@@ -63,13 +64,13 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 typecheck: $(VENV)/.installed ## mypy (strict) over the handlers, the layer, the local runtime and tools
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed ## Unit tests (moto)
+unit: $(VENV)/.installed $(SAM_VENV)/.installed ## Unit tests (moto)
 	$(PY) -m pytest tests/unit -q -n 2
 
-integration: $(VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
+integration: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
-fuzz: $(VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
+fuzz: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
 	@$(PY) -m tools.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
 
@@ -87,7 +88,7 @@ build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 
 test: lint typecheck unit integration fuzz validate build ## Everything CI runs
 
-bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
+bench: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
 	@mkdir -p .local
 	@echo "function logs: .local/bench-functions.log"
 	@$(PY) -m benchmarks.run 2> .local/bench-functions.log || { tail -40 .local/bench-functions.log; exit 1; }

@@ -13,15 +13,17 @@ explicit deny wins. Not evaluated: Condition blocks (a statement with conditions
 applying), resource policies, permission boundaries, SCPs.
 """
 
-import copy
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from local.loader import ROOT
 from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve
 
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
@@ -206,22 +208,30 @@ def function_policies(template: dict[str, Any], parameters: dict[str, str], regi
     return policies
 
 
-def _translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
-    """The SAM transform, offline: what CloudFormation would receive from `sam deploy`."""
-    import boto3
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
-    document = copy.deepcopy(template)
-    for resource in document["Resources"].values():
-        for uri in ("CodeUri", "ContentUri"):
-            if uri in resource.get("Properties", {}):
-                resource["Properties"][uri] = "s3://local/code.zip"  # code location does not matter here
-    # The translator asks its session for the region only; it never calls AWS.
-    session = boto3.session.Session(region_name=region, aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-    managed = {name: _managed_arn(name) for name in MANAGED_POLICIES}
-    values = {**parameters, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
-    translated: dict[str, Any] = Translator(managed, Parser(), boto_session=session).translate(document, values)
+
+def _translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
+    """The SAM transform, offline, by the SAM CLI's own translator (in its venv: see sam_transform.py)."""
+    if not SAM_PYTHON.exists():
+        raise FileNotFoundError(f"{SAM_PYTHON} not found: run `make install` (local IAM expands roles with SAM)")
+    request = {
+        "template": template,
+        "parameters": {**parameters, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"},
+        "region": region,
+        "managedPolicies": {name: _managed_arn(name) for name in MANAGED_POLICIES},
+    }
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
+        # -I: not local/ on sys.path (its token.py would shadow the standard library's).
+        [str(SAM_PYTHON), "-I", str(Path(__file__).with_name("sam_transform.py"))],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the SAM transform failed: {completed.stderr.strip()[-2000:]}")
+    translated: dict[str, Any] = json.loads(completed.stdout)
     return translated
 
 
