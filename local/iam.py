@@ -386,8 +386,17 @@ class Enforcer:
         """Register on every botocore session created from now on (boto3's and Powertools' too)."""
         import botocore.handlers
 
-        botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", self.check))
-        botocore.handlers.BUILTIN_HANDLERS.append(("before-call", self.refuse))
+        botocore.handlers.BUILTIN_HANDLERS.extend(self._handlers())
+
+    def uninstall(self) -> None:
+        """Sessions created from now on are unchecked (those created before keep the hook)."""
+        import botocore.handlers
+
+        for handler in self._handlers():
+            botocore.handlers.BUILTIN_HANDLERS.remove(handler)
+
+    def _handlers(self) -> list[tuple[str, Any]]:
+        return [("before-parameter-build", self.check), ("before-call", self.refuse)]
 
     def check(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         prefix = str(model.service_model.signing_name)
