@@ -59,6 +59,10 @@ class _Worker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def invoke(self, event: Any) -> Any:
         timeout = self.spec.timeout_seconds + (0 if self.warm else INIT_TIMEOUT_SECONDS)
         self._send({"event": event, "requestId": str(uuid.uuid4())})
@@ -143,6 +147,11 @@ class FunctionPool:
     def size(self) -> int:
         with self._condition:
             return len(self._all)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the execution environments (for fault tests)."""
+        with self._condition:
+            return [worker.pid for worker in self._all]
 
     def invoke(self, event: Any) -> Any:
         worker = self._acquire()

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
+from lms.aws import CLIENT_CONFIG
 from lms.errors import ConflictError, UnprocessableError
 
 
@@ -38,7 +39,7 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     once: Callable[..., R] = idempotent_function(
         action,
         data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name, boto_config=CLIENT_CONFIG),
         config=config,
         output_serializer=PydanticSerializer,
     )
