@@ -11,12 +11,13 @@ PYTHON := $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/
 endif
 VENV := .venv
 SAM_VENV := .venv-sam
+INFRA_VENV := .venv-infra
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean
+.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean infra-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,11 +36,18 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+$(INFRA_VENV)/.installed: requirements-infra.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
+	test -d $(INFRA_VENV) || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip==26.3
+	$(INFRA_VENV)/bin/pip install --quiet -r requirements-infra.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Install every pinned dependency
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(INFRA_VENV)/.installed node_modules/.installed ## Install every pinned dependency
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
 	$(PY) -m local.dev
@@ -86,7 +94,15 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
 
-test: lint typecheck unit integration fuzz validate build ## Everything CI runs
+# cfn-lint -I: its info log (the transformed template) goes to .local/cfn-lint.log; -c I adds the
+# informational rules. checkov reads .checkov.yaml (every skip with its reason).
+infra-check: $(SAM_VENV)/.installed $(INFRA_VENV)/.installed ## cfn-lint, checkov and pip-audit over the template and the pins
+	@mkdir -p .local
+	$(SAM_VENV)/bin/cfn-lint -I -c I -- template.yaml 2> .local/cfn-lint.log
+	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
+	$(INFRA_VENV)/bin/python -m tools.audit
+
+test: lint typecheck unit integration fuzz validate build infra-check ## Everything CI runs
 
 bench: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
 	@mkdir -p .local
