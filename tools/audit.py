@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ("layers/common/requirements.txt", "requirements-dev.txt", "requirements-sam.txt", "requirements-infra.txt")
+REQUIREMENTS = (
+    "layers/common/requirements.txt",
+    "requirements-dev.txt",
+    "requirements-sam.txt",
+    "requirements-infra.txt",
+)
 
 
 def main() -> int:
