@@ -170,6 +170,7 @@ class AccessLog:
 
     def __init__(self, path: Path, line_format: str) -> None:
         self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._format = line_format
         self._lock = threading.Lock()
 
@@ -189,8 +190,11 @@ class AccessLog:
         }
         # Values land inside the format's JSON strings: escape them as JSON would.
         line = _CONTEXT_VARIABLE.sub(lambda m: json.dumps(values.get(m.group(1), "-"))[1:-1], self._format)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line.replace("\n", " ") + "\n")
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line.replace("\n", " ") + "\n")
+        except OSError as exc:  # a log that cannot be written never costs the client its answer
+            log.warning("access log %s: %s", self.path, exc)
 
 
 def _or_dash(value: object) -> str:

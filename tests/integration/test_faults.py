@@ -40,7 +40,8 @@ class Outcome:
 
 @dataclass
 class Load:
-    """Learners completing lessons and reading their summaries, from a few threads, until stopped."""
+    """Learners completing lessons, reading their summaries and enrolling again (idempotently), from a
+    few threads, until stopped."""
 
     api: ApiClient
     learners: list[User]
@@ -68,8 +69,11 @@ class Load:
         while not self._stop.is_set():
             learner = self.learners[step % len(self.learners)]
             started = time.monotonic()
-            if step % 3 == 2:
+            if step % 4 == 2:
                 response = self.api.get(f"/progress/course/{self.course_id}/summary", learner.token)
+            elif step % 4 == 3:  # through Powertools Idempotency's own store: 409, already enrolled
+                key = {"Idempotency-Key": f"k-{step}"}
+                response = self.api.post("/enrollments", learner.token, json={"courseId": self.course_id}, headers=key)
             else:
                 lesson = self.lessons[(step // len(self.learners)) % len(self.lessons)]
                 body = {"lessonId": lesson, "action": "complete"}
