@@ -238,3 +238,18 @@ def test_other_services_are_checked_too(enforced: Enforcer) -> None:
         _client("secretsmanager").get_secret_value(SecretId="lms-dev-cursor-signing-key")
     with pytest.raises(ClientError, match="events:PutEvents"):
         _client("events").put_events(Entries=[{"Source": "lms", "DetailType": "x", "Detail": "{}"}])
+
+
+def test_boto3_clients_are_checked_too(enforced: Enforcer) -> None:
+    import boto3  # Powertools (idempotency, parameters) builds its clients with boto3
+
+    client = boto3.session.Session().client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+    with pytest.raises(ClientError, match="dynamodb:DeleteItem"):
+        client.delete_item(TableName="lms-dev", Key={"pk": {"S": "a"}})
