@@ -29,19 +29,20 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-$(SAM_VENV)/.installed: requirements-sam.txt
+# $(call tool-venv,DIR,REQUIREMENTS): a venv of its own for a tool whose pins clash with the layer's.
+define tool-venv
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
-	touch $@
+	test -d $(1) || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip==26.3
+	$(1)/bin/pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(call tool-venv,$(SAM_VENV),requirements-sam.txt)
 
 $(INFRA_VENV)/.installed: requirements-infra.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(INFRA_VENV) || $(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(INFRA_VENV)/bin/pip install --quiet -r requirements-infra.txt
-	touch $@
+	$(call tool-venv,$(INFRA_VENV),requirements-infra.txt)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
