@@ -79,8 +79,10 @@ MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
         },
     ],
 }
-# What an event source mapping reads from a DynamoDB stream with the function's role.
+# What an event source mapping reads from a DynamoDB stream with the function's role, and sends to
+# an SQS on-failure destination.
 STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
+DESTINATION_SEND_ACTION = "sqs:SendMessage"
 
 
 # ---------------------------------------------------------------------- policy evaluation
@@ -187,7 +189,7 @@ def function_policies(template: dict[str, Any], parameters: dict[str, str], regi
     """Every function's role statements, keyed by the function's logical id, as deployed."""
     translated = _translate(template, parameters, region)
     conditions = evaluate_conditions(translated, parameters)
-    names = _local_names(translated, parameters, region)
+    names = local_names(translated, parameters, region)
     resources = translated["Resources"]
     attached = _attached_policies(resources)
     policies: dict[str, Policy] = {}
@@ -264,8 +266,8 @@ def _attached_policies(resources: dict[str, Any]) -> dict[str, list[Any]]:
     return attached
 
 
-def _local_names(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, str]:
-    """What `!Ref X` and `!GetAtt X.Attr` stand for, with local ARNs."""
+def local_names(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, str]:
+    """What `!Ref X` and `!GetAtt X.Attr` stand for, with local ARNs (for `template.resolve`)."""
     prefix = f"{region}:{ACCOUNT_ID}"
     names: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():

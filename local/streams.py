@@ -28,9 +28,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.dynamodb_local import dynamodb_client, streams_client
 from local.filters import load_pattern, matches
-from local.iam import STREAM_READ_ACTIONS, requested
+from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, local_names, requested
 from local.lambdas import InvocationError, LambdaService
-from local.template import load_template, table_names
+from local.template import load_template, resolve, table_names
 
 log = logging.getLogger("local.streams")
 
@@ -52,6 +52,7 @@ class StreamSource:
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
     maximum_record_age_seconds: int = -1
     bisect_on_error: bool = False
+    on_failure_arn: str | None = None  # the OnFailure destination (records go to a local file instead)
 
     def accepts(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches(pattern, record) for pattern in self.filters)
@@ -61,8 +62,9 @@ def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
     """The template's DynamoDB event sources; without any, a drain-only reader per streamed table."""
     config = lambdas.config
     names = table_names(load_template(), config.parameters)
+    arns = local_names(load_template(), config.parameters, config.region)
     sources = [
-        _source(names, logical_id, event["Properties"])
+        _source(names, logical_id, event["Properties"], arns)
         for logical_id, spec in config.functions.items()
         for event in spec.events.values()
         if event.get("Type") == "DynamoDB"
@@ -74,7 +76,7 @@ def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
     return [StreamSource(table_name=names[lid]) for lid in streamed]
 
 
-def _source(names: dict[str, str], function: str, props: dict[str, Any]) -> StreamSource:
+def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: dict[str, str]) -> StreamSource:
     stream = props["Stream"]
     if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
         raise ValueError(f"{function}: Stream must be !GetAtt <Table>.StreamArn locally")
@@ -89,6 +91,7 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any]) -> Stre
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
         maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+        on_failure_arn=resolve(props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"), {}, arns),
     )
 
 
@@ -346,7 +349,8 @@ class StreamConsumer:
         os.replace(partial, self._checkpoint_path)
 
     def _stream_access_refused(self, stream_arn: str) -> str | None:
-        """AWS checks at CreateEventSourceMapping that the function's role may read the stream."""
+        """AWS checks at CreateEventSourceMapping that the function's role may read the stream and send
+        to the on-failure destination."""
         policy = (
             self.lambdas.config.function_policy(self.lambdas.spec(self.source.function))
             if self.source.function
@@ -361,6 +365,9 @@ class StreamConsumer:
             ):
                 if not policy.allows(iam_action, resource):
                     return policy.denial(iam_action, resource)
+        destination = self.source.on_failure_arn
+        if destination and not policy.allows(DESTINATION_SEND_ACTION, destination):
+            return policy.denial(DESTINATION_SEND_ACTION, destination)
         return None
 
     def _drop_expired(self, shard: _Shard) -> None:

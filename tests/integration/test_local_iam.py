@@ -16,6 +16,7 @@ from local.dev import LocalApi
 from local.gateway import Gateway
 from local.iam import Policy, function_policies
 from local.lambdas import LambdaService
+from local.streams import StreamPoller
 from local.template import load_template
 from tests.integration.conftest import ApiClient, Lms, User
 
@@ -109,3 +110,32 @@ def test_the_stack_under_test_made_its_calls_through_iam_and_none_was_refused(lm
 
     assert local_api.lambdas.iam_calls["checked"] > 0
     assert local_api.lambdas.iam_calls["denied"] == 0
+
+
+def _role_without_action(role: str, action: str) -> dict[str, Any]:
+    template = copy.deepcopy(load_template())
+    for policy in template["Resources"][role]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if action in statement["Action"]:
+                statement["Action"].remove(action)
+                return template
+    raise AssertionError(f"{role} has no {action} to remove")
+
+
+@pytest.mark.parametrize("action", ["dynamodb:GetRecords", "sqs:SendMessage"])
+def test_the_stream_mapping_delivers_nothing_when_the_role_cannot_read_the_stream_or_reach_its_destination(
+    local_api: LocalApi, tmp_path: Path, action: str
+) -> None:
+    config = TemplateCopyConfig(
+        ddb_endpoint=local_api.ddb_endpoint,
+        state_dir=tmp_path,
+        template=_role_without_action("SummarizeProgressRole", action),
+    )
+    with LambdaService(config) as lambdas:
+        consumer = StreamPoller(lambdas, local_api.ddb_endpoint).consumers[0]
+        consumer.poll_once()
+
+    assert consumer.refusal is not None
+    assert f"is not authorized to perform: {action}" in consumer.refusal
+    assert lambdas.invocations["SummarizeProgressFunction"] == 0
+    assert local_api.poller.consumers[0].refusal is None  # the template's own role may do both
