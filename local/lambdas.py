@@ -148,6 +148,12 @@ class FunctionPool:
         with self._condition:
             return len(self._all)
 
+    @property
+    def busy(self) -> int:
+        """Environments running an invocation now."""
+        with self._condition:
+            return len(self._all) - len(self._idle)
+
     def worker_pids(self) -> list[int]:
         """The process ids of the execution environments (for fault tests)."""
         with self._condition:
