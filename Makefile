@@ -1,4 +1,5 @@
 # Two commands do everything on a fresh machine: `make dev` and `make test`.
+# The local runtime needs the SAM venv too: it expands each function's IAM role with SAM's translator.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,12 +11,13 @@ PYTHON := $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/
 endif
 VENV := .venv
 SAM_VENV := .venv-sam
+INFRA_VENV := .venv-infra
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean
+.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean infra-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,26 +29,34 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-$(SAM_VENV)/.installed: requirements-sam.txt
+# $(call tool-venv,DIR,REQUIREMENTS): a venv of its own for a tool whose pins clash with the layer's.
+define tool-venv
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
-	touch $@
+	test -d $(1) || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip==26.3
+	$(1)/bin/pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(call tool-venv,$(SAM_VENV),requirements-sam.txt)
+
+$(INFRA_VENV)/.installed: requirements-infra.txt
+	$(call tool-venv,$(INFRA_VENV),requirements-infra.txt)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Install every pinned dependency
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(INFRA_VENV)/.installed node_modules/.installed ## Install every pinned dependency
 
-dev: $(VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
+dev: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
 	$(PY) -m local.dev
 
-dev-reset: ## Delete the local DynamoDB data
-	rm -rf .local/dynamodb
+dev-reset: ## Delete the local DynamoDB data and the stream poller's checkpoint
+	rm -rf .local/dynamodb .local/stream-checkpoints
 
-invoke: $(VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
+invoke: $(VENV)/.installed $(SAM_VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
 token: $(VENV)/.installed ## Print a signed dev JWT: make token SUB=alice ROLE=student
@@ -63,13 +73,13 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 typecheck: $(VENV)/.installed ## mypy (strict) over the handlers, the layer, the local runtime and tools
 	$(VENV)/bin/mypy
 
-unit: $(VENV)/.installed ## Unit tests (moto)
+unit: $(VENV)/.installed $(SAM_VENV)/.installed ## Unit tests (moto)
 	$(PY) -m pytest tests/unit -q -n 2
 
-integration: $(VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
+integration: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
-fuzz: $(VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
+fuzz: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
 	@$(PY) -m tools.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
 
@@ -85,9 +95,17 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
 
-test: lint typecheck unit integration fuzz validate build ## Everything CI runs
+# cfn-lint -I: its info log (the transformed template) goes to .local/cfn-lint.log; -c I adds the
+# informational rules. checkov reads .checkov.yaml (every skip with its reason).
+infra-check: $(SAM_VENV)/.installed $(INFRA_VENV)/.installed ## cfn-lint, checkov and pip-audit over the template and the pins
+	@mkdir -p .local
+	$(SAM_VENV)/bin/cfn-lint -I -c I -- template.yaml 2> .local/cfn-lint.log
+	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml -f template.yaml
+	$(INFRA_VENV)/bin/python -m tools.audit
 
-bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
+test: lint typecheck unit integration fuzz validate build infra-check ## Everything CI runs
+
+bench: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Benchmarks against the local runtime (prints figures)
 	@mkdir -p .local
 	@echo "function logs: .local/bench-functions.log"
 	@$(PY) -m benchmarks.run 2> .local/bench-functions.log || { tail -40 .local/bench-functions.log; exit 1; }

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from local.iam import Policy, function_policies
 from local.loader import ROOT
 from local.template import FunctionSpec, function_specs, load_template, parameter_defaults
 from local.token import DEFAULT_JWT_SETTINGS
@@ -41,6 +42,15 @@ class LocalConfig:
     @cached_property
     def functions(self) -> dict[str, FunctionSpec]:
         return function_specs(load_template(), self.parameters)
+
+    @cached_property
+    def policies(self) -> dict[str, Policy]:
+        """Each template function's execution role, as `sam deploy` would create it."""
+        return function_policies(load_template(), self.parameters, self.region)
+
+    def function_policy(self, spec: FunctionSpec) -> Policy | None:
+        """What IAM lets `spec` do; None for a function the template does not define (test probes)."""
+        return self.policies.get(spec.logical_id)
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """What a Lambda execution environment of `spec` sees, nothing from the host but PATH/LANG.

@@ -96,6 +96,13 @@ class DynamoDBLocal:
             raise RuntimeError(f"DynamoDB Local exited with status {self._process.returncode}")
         return is_listening(self.port)
 
+    def kill(self) -> None:
+        """Die at once (SIGKILL), as a crash would; `start()` brings it back on the same port and data."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

@@ -124,10 +124,20 @@ class Cors:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """DefaultRouteSettings throttling: a token bucket per route, refilled at `rate` per second."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
 class HttpApiSpec:
     routes: tuple[Route, ...]  # most specific first
     authorizers: dict[str, Authorizer]
     cors: Cors | None
+    throttle: Throttle | None = None
+    access_log_format: str | None = None  # AccessLogSettings.Format, $context variables and all
 
     def find_route(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -157,7 +167,16 @@ def http_api_spec(config: LocalConfig) -> HttpApiSpec:
         routes=tuple(sorted(routes, key=Route.specificity)),
         authorizers={name: _authorizer(name, spec) for name, spec in auth.get("Authorizers", {}).items()},
         cors=_cors(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
+        throttle=_throttle(api.get("DefaultRouteSettings", {})),
+        access_log_format=api.get("AccessLogSettings", {}).get("Format"),
     )
+
+
+def _throttle(settings: dict[str, Any]) -> Throttle | None:
+    if "ThrottlingRateLimit" not in settings and "ThrottlingBurstLimit" not in settings:
+        return None
+    # API Gateway's account-level defaults stand in for the one not given.
+    return Throttle(float(settings.get("ThrottlingRateLimit", 10000)), int(settings.get("ThrottlingBurstLimit", 5000)))
 
 
 def _route(function: str, props: dict[str, Any], default_authorizer: str | None) -> Route:

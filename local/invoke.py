@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     environment = config.function_environment(spec)
     os.environ.clear()
     os.environ.update(environment)
-    runtime = ExecutionEnvironment(spec)
+    runtime = ExecutionEnvironment(spec, config.function_policy(spec))
     runtime.isolate_sys_path()
     with redirect_stdout(sys.stderr):  # handler prints and logs are logs, not the result
         line = runtime.invoke_to_line(json.loads(event_text), str(uuid.uuid4()))

@@ -13,9 +13,11 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from local.config import LocalConfig
+from local.iam import Policy
 from local.loader import ROOT
 from local.template import FunctionSpec
 
+_COUNTS_LOCK = threading.Lock()
 # Lambda gives the init phase (imports, cold start) its own 10 s on top of the function's timeout.
 INIT_TIMEOUT_SECONDS = 10
 
@@ -31,11 +33,15 @@ class InvocationError(Exception):
 class _Worker:
     """One execution environment: a `python -m local.worker` child speaking JSON lines."""
 
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str]) -> None:
+    def __init__(
+        self, spec: FunctionSpec, environment: dict[str, str], policy: Policy | None, iam_counts: Counter[str]
+    ) -> None:
         self.spec = spec
         self.warm = False
+        self._iam_counts = iam_counts
+        policy_argument = [policy.to_json()] if policy is not None else []
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "local.worker", spec.to_json()],
+            [sys.executable, "-m", "local.worker", spec.to_json(), *policy_argument],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.PIPE,
@@ -53,6 +59,10 @@ class _Worker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def invoke(self, event: Any) -> Any:
         timeout = self.spec.timeout_seconds + (0 if self.warm else INIT_TIMEOUT_SECONDS)
         self._send({"event": event, "requestId": str(uuid.uuid4())})
@@ -68,6 +78,8 @@ class _Worker:
             raise InvocationError(self.spec.logical_id, "Runtime.ExitError", "the worker exited")
         self.warm = True
         message: dict[str, Any] = json.loads(line)
+        with _COUNTS_LOCK:
+            self._iam_counts.update(message.get("iam", {}))
         if "error" in message:
             error = message["error"]
             raise InvocationError(self.spec.logical_id, error["errorType"], error["errorMessage"])
@@ -113,9 +125,18 @@ class FunctionPool:
     """The execution environments of one function: reuse an idle one, start another when all are
     busy (up to `max_workers`, then wait for one to free up, as a reserved-concurrency queue would)."""
 
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], max_workers: int) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        environment: dict[str, str],
+        max_workers: int,
+        policy: Policy | None = None,
+        iam_counts: Counter[str] | None = None,
+    ) -> None:
         self.spec = spec
         self._environment = environment
+        self._policy = policy
+        self._iam_counts = Counter[str]() if iam_counts is None else iam_counts
         self._max_workers = max_workers
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -126,6 +147,17 @@ class FunctionPool:
     def size(self) -> int:
         with self._condition:
             return len(self._all)
+
+    @property
+    def busy(self) -> int:
+        """Environments running an invocation now."""
+        with self._condition:
+            return len(self._all) - len(self._idle)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the execution environments (for fault tests)."""
+        with self._condition:
+            return [worker.pid for worker in self._all]
 
     def invoke(self, event: Any) -> Any:
         worker = self._acquire()
@@ -145,7 +177,7 @@ class FunctionPool:
                         return worker
                     self._all.discard(worker)  # died while idle (e.g. the handler called exit)
                 if len(self._all) < self._max_workers:
-                    worker = _Worker(self.spec, self._environment)
+                    worker = _Worker(self.spec, self._environment, self._policy, self._iam_counts)
                     self._all.add(worker)
                     return worker
                 self._condition.wait()
@@ -174,6 +206,8 @@ class LambdaService:
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
         self.invocations: Counter[str] = Counter()
+        # AWS calls the functions made, as IAM saw them: "checked" and "denied" (AccessDenied).
+        self.iam_calls: Counter[str] = Counter()
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
 
@@ -190,7 +224,13 @@ class LambdaService:
             if logical_id not in self._pools:
                 spec = self.spec(logical_id)
                 environment = self.config.function_environment(spec)
-                self._pools[logical_id] = FunctionPool(spec, environment, self.config.max_workers_per_function)
+                self._pools[logical_id] = FunctionPool(
+                    spec,
+                    environment,
+                    self.config.max_workers_per_function,
+                    self.config.function_policy(spec),
+                    self.iam_calls,
+                )
             return self._pools[logical_id]
 
     def invoke(self, logical_id: str, event: Any) -> Any:

@@ -7,11 +7,17 @@ go to .local/stream-dlq.jsonl instead of the OnFailure destination), MaximumReco
 BisectBatchOnFunctionError approximately (after a function error the next attempt takes half the
 batch), and ParallelizationFactor (see `_deliver_in_lanes`). Shards are read in order (a child after
 its parent), one batch in flight per shard, or per lane of a shard with a ParallelizationFactor.
+
+Like the mapping, the poller keeps a checkpoint: the last sequence number processed per shard, in
+.local/stream-checkpoints/ (`make dev-reset` deletes it), so a restart resumes after it instead of
+replaying the stream. And like the mapping, it reads with the function's role: a role that may not
+read the stream gets nothing delivered (AWS would refuse to create the mapping).
 """
 
 import base64
 import json
 import logging
+import os
 import threading
 import time
 import zlib
@@ -25,8 +31,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.dynamodb_local import dynamodb_client, streams_client
 from local.filters import load_pattern, matches
+from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, local_names, requested
 from local.lambdas import InvocationError, LambdaService
-from local.template import load_template, table_names
+from local.template import load_template, resolve, table_names
 
 log = logging.getLogger("local.streams")
 
@@ -49,6 +56,7 @@ class StreamSource:
     maximum_record_age_seconds: int = -1
     bisect_on_error: bool = False
     parallelization_factor: int = 1
+    on_failure_arn: str | None = None  # the OnFailure destination (records go to a local file instead)
 
     def accepts(self, record: dict[str, Any]) -> bool:
         return not self.filters or any(matches(pattern, record) for pattern in self.filters)
@@ -58,8 +66,9 @@ def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
     """The template's DynamoDB event sources; without any, a drain-only reader per streamed table."""
     config = lambdas.config
     names = table_names(load_template(), config.parameters)
+    arns = local_names(load_template(), config.parameters, config.region)
     sources = [
-        _source(names, logical_id, event["Properties"])
+        _source(names, logical_id, event["Properties"], arns)
         for logical_id, spec in config.functions.items()
         for event in spec.events.values()
         if event.get("Type") == "DynamoDB"
@@ -71,7 +80,7 @@ def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
     return [StreamSource(table_name=names[lid]) for lid in streamed]
 
 
-def _source(names: dict[str, str], function: str, props: dict[str, Any]) -> StreamSource:
+def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: dict[str, str]) -> StreamSource:
     stream = props["Stream"]
     if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
         raise ValueError(f"{function}: Stream must be !GetAtt <Table>.StreamArn locally")
@@ -87,6 +96,7 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any]) -> Stre
         maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
         parallelization_factor=int(props.get("ParallelizationFactor", 1)),
+        on_failure_arn=resolve(props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"), {}, arns),
     )
 
 
@@ -116,7 +126,9 @@ class _Shard:
     iterator: str | None = None
     started: bool = False
     finished: bool = False  # closed and fully read
-    last_sequence: str | None = None
+    last_sequence: str | None = None  # the last record read
+    processed: str | None = None  # the checkpoint: every record up to this one is done with
+    from_horizon: bool = False  # the last position was trimmed: read again from the oldest record
     pending: list[dict[str, Any]] = field(default_factory=list)  # matching records, in order
     first_pending_at: float = 0.0
     attempts: int = 0
@@ -131,7 +143,9 @@ class _Shard:
 class StreamConsumer:
     """The event source mapping of one StreamSource."""
 
-    def __init__(self, source: StreamSource, lambdas: LambdaService, endpoint: str, dlq_path: Path) -> None:
+    def __init__(
+        self, source: StreamSource, lambdas: LambdaService, endpoint: str, dlq_path: Path, checkpoint_dir: Path
+    ) -> None:
         self.source = source
         self.lambdas = lambdas
         self.stats: Counter[str] = Counter()
@@ -143,14 +157,25 @@ class StreamConsumer:
         self._shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
         self._missing_code_logged = False
+        self._checkpoint_path = checkpoint_dir / f"{source.function or 'drain'}-{source.table_name}.json"
+        self._checkpoint: dict[str, str] = {}
+        self.refusal: str | None = None  # why the function's role may not read the stream
 
     def poll_once(self) -> None:
+        if self.refusal is not None:
+            return
         if self._stream_arn is None:
             table = self._ddb.describe_table(TableName=self.source.table_name)["Table"]
-            self._stream_arn = table.get("LatestStreamArn")
+            stream_arn = table.get("LatestStreamArn")
             self._hash_key = next(k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH")
-            if self._stream_arn is None:
+            if stream_arn is None:
                 raise RuntimeError(f"table {self.source.table_name} has no stream")
+            self.refusal = self._stream_access_refused(stream_arn)
+            if self.refusal is not None:
+                log.error("%s: the event source mapping cannot read the stream: %s", self.source.function, self.refusal)
+                return
+            self._stream_arn = stream_arn
+            self._checkpoint = self._load_checkpoint()
         if time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS:
             self._refresh_shards()
         for shard in list(self._shards.values()):
@@ -167,8 +192,13 @@ class StreamConsumer:
             for shard in description["Shards"]:
                 described.add(shard["ShardId"])
                 if shard["ShardId"] not in self._shards:
+                    resume_after = self._checkpoint.get(shard["ShardId"])
                     self._shards[shard["ShardId"]] = _Shard(
-                        shard["ShardId"], shard.get("ParentShardId"), batch_limit=self.source.batch_size
+                        shard["ShardId"],
+                        shard.get("ParentShardId"),
+                        last_sequence=resume_after,
+                        processed=resume_after,
+                        batch_limit=self.source.batch_size,
                     )
             if "LastEvaluatedShardId" not in description:
                 break
@@ -193,21 +223,32 @@ class StreamConsumer:
             code = exc.response["Error"]["Code"]
             if code == "ExpiredIteratorException":
                 shard.started = False  # renew from the last sequence number read
+            elif code == "TrimmedDataAccessException" and not shard.from_horizon:
+                # The position is past the shard's oldest record: like the mapping, start again from
+                # the oldest one still there (records already read are skipped below).
+                log.warning("shard %s: %s, reading again from its oldest record", shard.shard_id, code)
+                shard.started, shard.from_horizon = False, True
             elif code in ("TrimmedDataAccessException", "ResourceNotFoundException"):
                 log.warning("shard %s is gone (%s): skipping the rest of it", shard.shard_id, code)
                 shard.finished = True
             else:
                 raise
             return
+        read_up_to = int(shard.last_sequence) if shard.from_horizon and shard.last_sequence else -1
+        shard.from_horizon = False
         for raw in response["Records"]:
+            if int(raw["dynamodb"]["SequenceNumber"]) <= read_up_to:
+                continue
             shard.last_sequence = raw["dynamodb"]["SequenceNumber"]
             self._accept(shard, lambda_record(raw, str(self._stream_arn)))
         shard.iterator = response.get("NextShardIterator")
         shard.finished = shard.iterator is None
+        if not shard.pending:  # everything read was filtered out or delivered
+            self._advance(shard, shard.last_sequence)
 
     def _iterator(self, shard: _Shard) -> str:
         position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
-        if shard.last_sequence is not None:
+        if shard.last_sequence is not None and not shard.from_horizon:
             position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
         response = self._streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard.shard_id, **position)
         iterator: str = response["ShardIterator"]
@@ -237,12 +278,12 @@ class StreamConsumer:
         if not batch:
             return
         if not self._can_invoke():
-            del shard.pending[: len(batch)]
+            self._complete(shard, len(batch))
             self.stats["records_drained"] += len(batch)
             return
         failed_from, function_error = self._invoke(batch)
         if failed_from is None:
-            del shard.pending[: len(batch)]
+            self._complete(shard, len(batch))
             shard.attempts, shard.batch_limit = 0, self.source.batch_size
             self.stats["batches_succeeded"] += 1
             return
@@ -266,7 +307,7 @@ class StreamConsumer:
             done |= {id(record) for record in batch[:failed_from]}
             failed += batch[failed_from:] if failed_from is not None else []
         self.stats["batches_succeeded"] += sum(1 for failed_from, _ in results if failed_from is None)
-        shard.pending[:] = [record for record in shard.pending if id(record) not in done]
+        self._settle(shard, done)
         if not failed:
             shard.attempts = 0
             return
@@ -274,8 +315,7 @@ class StreamConsumer:
         retries = self.source.maximum_retry_attempts
         if 0 <= retries < shard.attempts:
             self._dead_letter(shard, failed)
-            failed_ids = {id(record) for record in failed}
-            shard.pending[:] = [record for record in shard.pending if id(record) not in failed_ids]
+            self._settle(shard, {id(record) for record in failed})
             shard.attempts = 0
             return
         shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
@@ -304,17 +344,83 @@ class StreamConsumer:
         return _first_failure(result, batch), False
 
     def _retry_later(self, shard: _Shard, size: int, failed_from: int, function_error: bool) -> None:
-        del shard.pending[:failed_from]  # the records before the first failure are checkpointed
+        self._complete(shard, failed_from)  # the records before the first failure are checkpointed
         shard.attempts += 1
         if function_error and self.source.bisect_on_error:
             shard.batch_limit = max(1, (size - failed_from) // 2)
         retries = self.source.maximum_retry_attempts
         if 0 <= retries < shard.attempts:
             self._dead_letter(shard, shard.pending[: size - failed_from])
-            del shard.pending[: size - failed_from]
+            self._complete(shard, size - failed_from)
             shard.attempts, shard.batch_limit = 0, self.source.batch_size
             return
         shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
+
+    def _complete(self, shard: _Shard, count: int) -> None:
+        """The first `count` pending records are done with: move the checkpoint past them."""
+        if count:
+            self._advance(shard, shard.pending[count - 1]["dynamodb"]["SequenceNumber"])
+            del shard.pending[:count]
+        if not shard.pending:
+            self._advance(shard, shard.last_sequence)
+
+    def _settle(self, shard: _Shard, settled: set[int]) -> None:
+        """Lanes finish out of order: drop the settled records, but move the checkpoint only past the
+        settled prefix, so a restart replays (at least once) what an earlier lane still holds."""
+        prefix = 0
+        while prefix < len(shard.pending) and id(shard.pending[prefix]) in settled:
+            prefix += 1
+        self._complete(shard, prefix)
+        shard.pending[:] = [record for record in shard.pending if id(record) not in settled]
+        if not shard.pending:
+            self._advance(shard, shard.last_sequence)
+
+    def _advance(self, shard: _Shard, sequence: str | None) -> None:
+        if sequence is None or sequence == shard.processed:
+            return
+        shard.processed = sequence
+        self._checkpoint[shard.shard_id] = sequence
+        self._save_checkpoint()
+
+    def _load_checkpoint(self) -> dict[str, str]:
+        """The last run's checkpoint, if it was for this very stream (a reset table has a new one)."""
+        try:
+            saved = json.loads(self._checkpoint_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(saved, dict) or saved.get("streamArn") != self._stream_arn:
+            return {}
+        shards = saved.get("shards")
+        return {str(k): str(v) for k, v in shards.items()} if isinstance(shards, dict) else {}
+
+    def _save_checkpoint(self) -> None:
+        # Written whole and renamed into place: a crash never leaves half a checkpoint.
+        self._checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._checkpoint_path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"streamArn": self._stream_arn, "shards": self._checkpoint}), encoding="utf-8")
+        os.replace(partial, self._checkpoint_path)
+
+    def _stream_access_refused(self, stream_arn: str) -> str | None:
+        """AWS checks at CreateEventSourceMapping that the function's role may read the stream and send
+        to the on-failure destination."""
+        policy = (
+            self.lambdas.config.function_policy(self.lambdas.spec(self.source.function))
+            if self.source.function
+            else None
+        )
+        if policy is None:
+            return None
+        region = self.lambdas.config.region
+        for action in STREAM_READ_ACTIONS:
+            for iam_action, resource in requested(
+                "dynamodb", action.partition(":")[2], {"StreamArn": stream_arn}, region
+            ):
+                if not policy.allows(iam_action, resource):
+                    return policy.denial(iam_action, resource)
+        destination = self.source.on_failure_arn
+        if destination and not policy.allows(DESTINATION_SEND_ACTION, destination):
+            return policy.denial(DESTINATION_SEND_ACTION, destination)
+        return None
 
     def _drop_expired(self, shard: _Shard) -> None:
         max_age = self.source.maximum_record_age_seconds
@@ -361,8 +467,9 @@ class StreamPoller:
 
     def __init__(self, lambdas: LambdaService, endpoint: str, sources: list[StreamSource] | None = None) -> None:
         dlq_path = lambdas.config.state_dir / "stream-dlq.jsonl"
+        checkpoint_dir = lambdas.config.state_dir / "stream-checkpoints"
         self.consumers = [
-            StreamConsumer(source, lambdas, endpoint, dlq_path)
+            StreamConsumer(source, lambdas, endpoint, dlq_path, checkpoint_dir)
             for source in (stream_sources(lambdas) if sources is None else sources)
         ]
         self._stop = threading.Event()

@@ -95,6 +95,11 @@ def _ref(argument: str, names: dict[str, str], conditions: dict[str, bool]) -> A
     return NO_VALUE if argument == "AWS::NoValue" else names.get(argument, argument)
 
 
+def _get_att(argument: list[str], names: dict[str, str], conditions: dict[str, bool]) -> Any:
+    # Attributes are known only where the caller named them ("Table.Arn"); others stay as they are.
+    return names.get(".".join(argument), {"Fn::GetAtt": argument})
+
+
 def _sub(argument: Any, names: dict[str, str], conditions: dict[str, bool]) -> Any:
     text, variables = (argument, {}) if isinstance(argument, str) else argument
     for name, replacement in {**names, **_resolve(variables, names, conditions)}.items():
@@ -125,6 +130,7 @@ def _all(argument: list[Any], names: dict[str, str], conditions: dict[str, bool]
 _INTRINSICS: dict[str, Callable[[Any, dict[str, str], dict[str, bool]], Any]] = {
     "Ref": _ref,
     "Fn::Sub": _sub,
+    "Fn::GetAtt": _get_att,
     "Fn::Join": lambda a, n, c: str(a[0]).join(str(x) for x in _resolve(a[1], n, c)),
     "Fn::Select": lambda a, n, c: _resolve(a[1], n, c)[int(_resolve(a[0], n, c))],
     "Fn::Split": lambda a, n, c: str(_resolve(a[1], n, c)).split(a[0]),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.context import LambdaContext
+from local.iam import Enforcer, Policy
 from local.loader import LAYER_PATH, ROOT, Handler, load_module
 from local.template import FunctionSpec
 
@@ -22,10 +23,15 @@ from local.template import FunctionSpec
 class ExecutionEnvironment:
     """Imports and runs one function's handler; shared by the worker and `make invoke`."""
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, policy: Policy | None = None) -> None:
         self.spec = spec
         self.code_dir = (ROOT / spec.code_uri).resolve()
         self._handler: Handler | None = None
+        self._enforcer: Enforcer | None = None
+        if policy is not None:
+            # Before the handler is imported, so every client it creates is checked.
+            self._enforcer = Enforcer(policy, os.environ.get("AWS_REGION", "us-east-1"))
+            self._enforcer.install()
 
     def isolate_sys_path(self) -> None:
         """The function sees its code directory and the layer, as /var/task and /opt/python on Lambda,
@@ -51,12 +57,20 @@ class ExecutionEnvironment:
     def invoke_to_line(self, event: Any, request_id: str) -> str:
         """Run one invocation and describe its outcome as a protocol line; the traceback goes to the
         log (stderr) only, as on Lambda."""
+        iam: dict[str, Any] = {}
         try:
-            return to_json({"result": self.invoke(event, request_id)})
+            result = self.invoke(event, request_id)
+            iam = self._iam_counts()
+            return to_json({"result": result, **iam})
         except Exception as exc:
             traceback.print_exc()
+            iam = iam or self._iam_counts()
             error_type = "Runtime.MarshalError" if isinstance(exc, MarshalError) else type(exc).__name__
-            return json.dumps({"error": {"errorType": error_type, "errorMessage": str(exc)}})
+            return json.dumps({"error": {"errorType": error_type, "errorMessage": str(exc)}, **iam})
+
+    def _iam_counts(self) -> dict[str, Any]:
+        """What IAM checked during the invocation; it travels with the answer (the parent counts it)."""
+        return {"iam": self._enforcer.take_counts()} if self._enforcer else {}
 
 
 class MarshalError(TypeError):
@@ -90,7 +104,8 @@ def main() -> None:
     # Ctrl-C in the dev console reaches the whole process group; the parent decides when we stop
     # (it closes our stdin), so a stray SIGINT must not kill an invocation halfway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    environment = ExecutionEnvironment(FunctionSpec.from_json(sys.argv[1]))
+    policy = Policy.from_json(sys.argv[2]) if len(sys.argv) > 2 else None
+    environment = ExecutionEnvironment(FunctionSpec.from_json(sys.argv[1]), policy)
     environment.isolate_sys_path()
     protocol_in, protocol_out = _protocol_streams()
     for line in protocol_in:

@@ -44,6 +44,10 @@ def main() -> int:
             print(f"== fuzzing as {role}", flush=True)
             if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 - our own tool and arguments
                 failed.append(role)
+        iam = api.lambdas.iam_calls
+        print(f"local IAM: {iam['checked']} AWS calls checked, {iam['denied']} denied", flush=True)
+        if iam["denied"]:
+            failed.append("IAM (a function was refused an action it needs: fix its policy in template.yaml)")
     if failed:
         print(f"server errors found as: {', '.join(failed)}")
     return 1 if failed else 0

@@ -13,7 +13,8 @@ from typing import Any
 import botocore.client
 import pytest
 
-from local.template import load_template, parameter_defaults, table_names
+from local.iam import function_policies
+from local.template import function_specs, load_template, parameter_defaults, table_names
 from tests.conftest import ApiHarness, StreamHarness
 
 Grant = tuple[str, str | None, str]  # (table logical id, index or None, action)
@@ -31,25 +32,27 @@ _TRANSACT_ACTIONS = {
 }
 
 
-def _resource(resource: Any) -> tuple[str, str | None]:
-    if "Fn::GetAtt" in resource:
-        return resource["Fn::GetAtt"][0], None
-    table, _, index = resource["Fn::Sub"].removeprefix("${").partition(".Arn}/index/")
-    return table, index
+# Read by the event source mapping from the stream, never by the function's code.
+STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
 
 
 def granted_by_template() -> dict[str, set[Grant]]:
+    """Each function's DynamoDB grants on tables and indexes, from its role as SAM expands it."""
+    template = load_template()
+    parameters = parameter_defaults(template)
+    tables = {name: logical for logical, name in table_names(template, parameters).items()}
+    specs = function_specs(template, parameters)
     grants: dict[str, set[Grant]] = defaultdict(set)
-    for resource in load_template()["Resources"].values():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        function = resource["Properties"]["CodeUri"].strip("/").rsplit("/", 1)[-1]
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                for action in statement["Action"]:
-                    if action.startswith("dynamodb:"):
-                        grants[function] |= {(*_resource(t), action.removeprefix("dynamodb:")) for t in targets}
+    for logical_id, policy in function_policies(template, parameters, "us-east-1").items():
+        function = specs[logical_id].code_uri.strip("/").rsplit("/", 1)[-1]
+        for statement in policy.statements:
+            for action in statement.actions:
+                service, _, name = action.partition(":")
+                if service != "dynamodb" or name in STREAM_ACTIONS:
+                    continue
+                for arn in statement.resources:
+                    table, _, index = arn.partition(":table/")[2].partition("/index/")
+                    grants[function].add((tables[table], index or None, name))
     return grants
 
 
@@ -126,6 +129,11 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("create_enrollment", {"user": "learner-2", "roles": "student"}, body={"courseId": course_id})
     call("update_enrollment", learner, path={"id": enrollment["id"]}, body={"status": "DROPPED"})
     call("create_enrollment", learner, body={"courseId": course_id})  # reactivates
+    # Staff paths of a status change: a suspension and its lifting.
+    second = call("create_enrollment", {"user": "learner-3", "roles": "student"}, body={"courseId": course_id})
+    call("update_enrollment", teacher, path={"id": second["id"]}, body={"status": "SUSPENDED"})
+    call("update_enrollment", teacher, path={"id": second["id"]}, body={"status": "ACTIVE"})
+    call("delete_enrollment", teacher, path={"id": second["id"]})
     call("list_enrollments", learner, query={"status": "ACTIVE"})
     call("list_enrollments", learner, query={"courseId": course_id})
     call("list_course_enrollments", teacher, path={"courseId": course_id})
@@ -135,7 +143,11 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("list_progress", learner)
     call("list_course_progress", teacher, path={"courseId": course_id})
     call("get_progress", teacher, path={"id": progress["id"]})
+    # Both paths of an edit: staff write it plainly, a learner's write checks the enrollment too.
     call("update_progress", teacher, path={"id": progress["id"]}, body={"position": 3})
+    call("update_progress", learner, path={"id": progress["id"]}, body={"position": 4})
+    viewed = call("record_progress", learner, body={"lessonId": extra["id"], "action": "view"})
+    call("update_progress", learner, path={"id": viewed["id"]}, body={"status": "COMPLETED"})
     call("get_progress_summary", learner, path={"courseId": course_id})  # not computed yet: computed on read
     drain()
     call("get_progress_summary", learner, path={"courseId": course_id})

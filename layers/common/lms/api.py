@@ -17,6 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from botocore.exceptions import ConnectionError as AwsConnectionError
+from botocore.exceptions import HTTPClientError
 
 from lms.errors import (
     BadRequestError,
@@ -38,6 +40,7 @@ MAX_BODY_BYTES = 64 * 1024
 # Our deepest body (a course outline) nests 4 levels; json.loads would recurse into a 500 long
 # before a 64 KiB body runs out of brackets.
 MAX_JSON_DEPTH = 32
+RETRY_AFTER_SECONDS = 2  # when an AWS service could not be reached (after the client's own retries)
 
 _ID = re.compile(ID_PATTERN)
 
@@ -127,6 +130,8 @@ class LmsResolver(APIGatewayHttpResolver):
         # A body that is not UTF-8 fails before it can fail to be JSON.
         self.exception_handler(UnicodeDecodeError)(self._undecodable_body)
         self.exception_handler(PermissionError)(self._no_identity)
+        # DynamoDB (or another AWS service) out of reach after the client's bounded retries.
+        self.exception_handler([AwsConnectionError, HTTPClientError])(self._service_unreachable)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
@@ -194,6 +199,13 @@ class LmsResolver(APIGatewayHttpResolver):
     @staticmethod
     def _no_identity(error: PermissionError) -> Response[str]:
         return problem(HTTPStatus.FORBIDDEN, "The request carries no caller identity.")
+
+    @staticmethod
+    def _service_unreachable(error: Exception) -> Response[str]:
+        logger.warning("an AWS service could not be reached", extra={"error": type(error).__name__})
+        response = problem(HTTPStatus.SERVICE_UNAVAILABLE, "The service is briefly unavailable; retry later.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
 
 def _raw_problem(status: HTTPStatus, detail: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import botocore.session
 from pydantic import BaseModel
 
+from lms.aws import CLIENT_CONFIG
 from lms.repositories.dynamo import Table
 from lms.settings import get_settings
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 def table() -> Table:
     # A plain botocore client: boto3 adds nothing here but import time.
-    client = botocore.session.get_session().create_client("dynamodb")
+    client = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
     return Table(cast("DynamoDBClient", client), get_settings().table_name)
 
 

@@ -10,11 +10,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from botocore.exceptions import ConnectionError as AwsConnectionError
+from botocore.exceptions import HTTPClientError
 from pydantic import BaseModel
 
+from lms.aws import CLIENT_CONFIG
 from lms.errors import ConflictError, UnprocessableError
 
 
@@ -38,7 +42,7 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     once: Callable[..., R] = idempotent_function(
         action,
         data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name, boto_config=CLIENT_CONFIG),
         config=config,
         output_serializer=PydanticSerializer,
     )
@@ -52,5 +56,10 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
             raise UnprocessableError("This Idempotency-Key was already used with a different body.") from error
         except IdempotencyAlreadyInProgressError as error:
             raise ConflictError("A request with this Idempotency-Key is still in progress.") from error
+        except IdempotencyPersistenceLayerError as error:
+            # The store could not be reached: answered like any unreachable AWS service (lms.api, 503).
+            if isinstance(error.__cause__, AwsConnectionError | HTTPClientError):
+                raise error.__cause__ from error
+            raise
 
     return run

@@ -1,0 +1,42 @@
+"""An AWS service out of reach (after the client's bounded retries) is a 503 problem with
+Retry-After, from the API's single error mapping; the clients' retries and timeouts are bounded."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
+from tests.conftest import ApiHarness, assert_problem
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:8000"),
+        ConnectTimeoutError(endpoint_url="http://127.0.0.1:8000"),
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:8000"),
+    ],
+    ids=["connection-refused", "connect-timeout", "read-timeout"],
+)
+def test_an_unreachable_table_is_a_503_problem_with_retry_after(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(api.module("get_course").catalog, "get_course", unreachable)
+
+    reply = api.call("get_course", path={"courseId": "c-1"})
+
+    assert_problem(reply, 503)
+    assert reply.headers["Retry-After"] == "2"
+
+
+def test_the_layers_clients_give_up_within_the_function_timeout() -> None:
+    from lms.aws import CLIENT_CONFIG
+
+    attempts = CLIENT_CONFIG.retries["total_max_attempts"]
+    backoff = 2 ** (attempts - 1) - 1  # standard mode: at most 1 s, then 2 s, ... between attempts
+    assert CLIENT_CONFIG.retries["mode"] == "standard"
+    assert attempts * CLIENT_CONFIG.read_timeout + backoff < 10  # Globals.Function.Timeout
+    assert attempts * CLIENT_CONFIG.connect_timeout + backoff < 10
