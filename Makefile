@@ -10,6 +10,7 @@ PYTHON := $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/
 endif
 VENV := .venv
 SAM_VENV := .venv-sam
+LRS_VENV := .venv-lrs
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
@@ -34,17 +35,25 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# Ralph (the local xAPI LRS) pins its own FastAPI/pydantic stack: a venv of its own.
+$(LRS_VENV)/.installed: requirements-lrs.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
+	test -d $(LRS_VENV) || $(PYTHON) -m venv $(LRS_VENV)
+	$(LRS_VENV)/bin/pip install --quiet --upgrade pip==26.3
+	$(LRS_VENV)/bin/pip install --quiet -r requirements-lrs.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Install every pinned dependency
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Install every pinned dependency
 
-dev: $(VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
+dev: $(VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local, events to a local LRS
 	$(PY) -m local.dev
 
-dev-reset: ## Delete the local DynamoDB data
-	rm -rf .local/dynamodb
+dev-reset: ## Delete the local DynamoDB data, the local LRS's statements and the events log
+	rm -rf .local/dynamodb .local/lrs .local/events.jsonl
 
 invoke: $(VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
@@ -66,7 +75,7 @@ typecheck: $(VENV)/.installed ## mypy (strict) over the handlers, the layer, the
 unit: $(VENV)/.installed ## Unit tests (moto)
 	$(PY) -m pytest tests/unit -q -n 2
 
-integration: $(VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
+integration: $(VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
 fuzz: $(VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
@@ -79,8 +88,18 @@ openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 # SAM's Python builder looks for python3.13 on PATH; the SAM venv provides one.
 SAM_ENV := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH"
 
-validate: $(SAM_VENV)/.installed ## sam validate --lint
+# Linted twice: without an LRS (the default: no xAPI resources) and with one (rules, connection, API
+# destination), from a copy of the template whose LRS parameters default to an example LRS.
+LRS_TEMPLATE := .aws-sam/template-with-lrs.yaml
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint, without and with an LRS configured
 	$(SAM_ENV) $(SAM) validate --lint
+	@mkdir -p .aws-sam
+	sed -e '/^  LrsEndpoint:/,/Default:/ s|Default: ""|Default: https://lrs.example.org/xAPI|' \
+	    -e '/^  LrsCredentialsSecret:/,/Default:/ s|Default: ""|Default: lms/dev/lrs-credentials|' \
+	    template.yaml > $(LRS_TEMPLATE)
+	@grep -q 'Default: https://lrs.example.org/xAPI' $(LRS_TEMPLATE) && grep -q 'Default: lms/dev/lrs' $(LRS_TEMPLATE)
+	$(SAM_ENV) $(SAM) validate --lint --template-file $(LRS_TEMPLATE)
 
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
