@@ -16,7 +16,7 @@ SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean
+.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi event-schemas format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ integration: $(VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed #
 fuzz: $(VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
 	@$(PY) -m tools.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
+
+event-schemas: $(VENV)/.installed ## Regenerate schemas/events/*.json from the event models
+	PYTHONPATH=layers/common $(PY) -m tools.event_schemas
 
 openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 	$(PY) -m tools.openapi > openapi.json
