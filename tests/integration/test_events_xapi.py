@@ -6,7 +6,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import pytest
@@ -86,24 +86,31 @@ def course_completions(statements: list[dict[str, Any]], course_id: str) -> list
     ]
 
 
+class CompletedCourse(NamedTuple):
+    learner: User
+    course: dict[str, Any]
+    instructor: User
+
+
 @pytest.fixture
-def completed_course(lms: Lms, local_api: LocalApi) -> tuple[User, dict[str, Any]]:
+def completed_course(lms: Lms, local_api: LocalApi) -> CompletedCourse:
+    """A learner who completed every lesson of a 2-lesson course through the API."""
     instructor = lms.user("teacher", "instructor")
     learner = lms.user()
     course = lms.create_course(instructor, 2)
     lms.enroll(learner, course["id"])
     for lesson_id in lms.lesson_ids(course):
         lms.complete(learner, lesson_id)
-    return learner, course
+    return CompletedCourse(learner, course, instructor)
 
 
 def test_completing_a_course_puts_one_completed_statement_in_the_lrs_and_one_event_on_the_bus(
-    completed_course: tuple[User, dict[str, Any]],
+    completed_course: CompletedCourse,
     lrs: RunningLrs,
     local_api: LocalApi,
     poll_until: Callable[..., Any],
 ) -> None:
-    learner, course = completed_course
+    learner, course, _instructor = completed_course
     # registered + 2 lessons completed + the course completed
     statements = poll_until(
         lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS, what="statements"
@@ -139,13 +146,13 @@ def test_completing_a_course_puts_one_completed_statement_in_the_lrs_and_one_eve
 
 
 def test_replaying_the_stream_repeats_the_same_events_and_adds_no_statement(
-    completed_course: tuple[User, dict[str, Any]],
+    completed_course: CompletedCourse,
     lrs: RunningLrs,
     local_api: LocalApi,
     table_name: str,
     poll_until: Callable[..., Any],
 ) -> None:
-    learner, course = completed_course
+    learner, course, _instructor = completed_course
     poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS)
     first = bus_events(local_api, learner.id)
     delivered = local_api.bus.stats["deliveries_succeeded"]
@@ -168,6 +175,39 @@ def test_replaying_the_stream_repeats_the_same_events_and_adds_no_statement(
     assert [e["detail"] for e in replayed] == [e["detail"] for e in first]  # byte for byte the same details
     statements = statements_of(lrs, learner.id)
     assert len(statements) == 4
+    assert len(course_completions(statements, course["id"])) == 1
+
+
+def test_a_recomputed_summary_does_not_complete_the_course_again(
+    completed_course: CompletedCourse,
+    lms: Lms,
+    lrs: RunningLrs,
+    local_api: LocalApi,
+    poll_until: Callable[..., Any],
+) -> None:
+    learner, course, instructor = completed_course
+    poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS)
+    module_id = course["modules"][0]["id"]
+    added = lms.expect(
+        201,
+        lms.api.post(
+            f"/courses/{course['id']}/modules/{module_id}/lessons", instructor.token, json={"title": "Added later"}
+        ),
+    )
+    # The course-wide recompute: 2 of 3 lessons now, the enrollment stays COMPLETED (sticky).
+    lms.wait_for_summary(learner, course["id"], lambda s: s["requiredLessons"] == 3)
+    lms.complete(learner, added["id"])
+    # Same partition as the enrollment: once this lesson's event is out, the recompute's enrollment
+    # write (earlier in the shard) has been through the publisher too.
+    poll_until(
+        lambda: [e for e in bus_events(local_api, learner.id) if e["detail"].get("lessonId") == added["id"]],
+        timeout=DEADLINE_SECONDS,
+        what="the added lesson's event",
+    )
+    lms.wait_for_summary(learner, course["id"], lambda s: s["percent"] == 100)
+    completions = [e for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
+    assert len(completions) == 1
+    statements = poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 5, timeout=DEADLINE_SECONDS)
     assert len(course_completions(statements, course["id"])) == 1
 
 

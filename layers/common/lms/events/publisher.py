@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lms.events.derive import DomainEvent, events_for
 from lms.events.models import EVENT_SOURCE
-from lms.observability import logger
+from lms.observability import logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -117,6 +118,8 @@ def publish_records(records: list[dict[str, Any]], publisher: EventPublisher) ->
             failed.append(sequence_number)
     unpublished = publisher.publish(pending)
     failed += [p.sequence_number for p in unpublished]
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(pending) - len(unpublished))
+    metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(unpublished))
     if pending:
         logger.info("events published", extra={"events": len(pending) - len(unpublished), "failed": len(unpublished)})
     ordered = list(dict.fromkeys(failed))
