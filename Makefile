@@ -21,27 +21,24 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+# $(call venv,<dir>,<requirements file>): a venv with the pinned packages of one requirements file.
+define venv
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
-	touch $@
+	test -d $(1) || $(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip==26.3
+	$(1)/bin/pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	$(call venv,$(VENV),requirements-dev.txt)
 
 $(SAM_VENV)/.installed: requirements-sam.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
-	touch $@
+	$(call venv,$(SAM_VENV),requirements-sam.txt)
 
 # Ralph (the local xAPI LRS) pins its own FastAPI/pydantic stack: a venv of its own.
 $(LRS_VENV)/.installed: requirements-lrs.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(LRS_VENV) || $(PYTHON) -m venv $(LRS_VENV)
-	$(LRS_VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(LRS_VENV)/bin/pip install --quiet -r requirements-lrs.txt
-	touch $@
+	$(call venv,$(LRS_VENV),requirements-lrs.txt)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

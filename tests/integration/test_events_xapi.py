@@ -4,7 +4,6 @@
 
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,6 +14,7 @@ import requests
 from local.dev import LocalApi
 from local.dynamodb_local import dynamodb_client, streams_client
 from local.lrs import LRS_VENV, RunningLrs
+from local.polling import poll_until
 from local.streams import lambda_record
 from tests.integration.conftest import Lms, User
 
@@ -46,6 +46,17 @@ def statements_of(lrs: RunningLrs, user_id: str) -> list[dict[str, Any]]:
         found += body["statements"]
         more = body.get("more")
         url, params = (f"http://{lrs.host}:{lrs.port}{more}" if more else None), None
+    return found
+
+
+def wait_for_statements(lrs: RunningLrs, user_id: str, count: int) -> list[dict[str, Any]]:
+    """The learner's statements once there are at least `count` (the bus delivers asynchronously)."""
+    found: list[dict[str, Any]] = poll_until(
+        lambda: statements_of(lrs, user_id),
+        lambda statements: len(statements) >= count,
+        timeout=DEADLINE_SECONDS,
+        what=f"{count} statements of {user_id}",
+    )
     return found
 
 
@@ -108,13 +119,10 @@ def test_completing_a_course_puts_one_completed_statement_in_the_lrs_and_one_eve
     completed_course: CompletedCourse,
     lrs: RunningLrs,
     local_api: LocalApi,
-    poll_until: Callable[..., Any],
 ) -> None:
     learner, course, _instructor = completed_course
     # registered + 2 lessons completed + the course completed
-    statements = poll_until(
-        lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS, what="statements"
-    )
+    statements = wait_for_statements(lrs, learner.id, 4)
     assert len(statements) == 4
     [course_completed] = course_completions(statements, course["id"])
     assert course_completed["object"]["definition"]["type"] == COURSE
@@ -150,10 +158,9 @@ def test_replaying_the_stream_repeats_the_same_events_and_adds_no_statement(
     lrs: RunningLrs,
     local_api: LocalApi,
     table_name: str,
-    poll_until: Callable[..., Any],
 ) -> None:
     learner, course, _instructor = completed_course
-    poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS)
+    wait_for_statements(lrs, learner.id, 4)
     first = bus_events(local_api, learner.id)
     delivered = local_api.bus.stats["deliveries_succeeded"]
 
@@ -183,10 +190,9 @@ def test_a_recomputed_summary_does_not_complete_the_course_again(
     lms: Lms,
     lrs: RunningLrs,
     local_api: LocalApi,
-    poll_until: Callable[..., Any],
 ) -> None:
     learner, course, instructor = completed_course
-    poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 4, timeout=DEADLINE_SECONDS)
+    wait_for_statements(lrs, learner.id, 4)
     module_id = course["modules"][0]["id"]
     added = lms.expect(
         201,
@@ -207,20 +213,18 @@ def test_a_recomputed_summary_does_not_complete_the_course_again(
     lms.wait_for_summary(learner, course["id"], lambda s: s["percent"] == 100)
     completions = [e for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
     assert len(completions) == 1
-    statements = poll_until(lambda: statements_of(lrs, learner.id), lambda s: len(s) >= 5, timeout=DEADLINE_SECONDS)
+    statements = wait_for_statements(lrs, learner.id, 5)
     assert len(course_completions(statements, course["id"])) == 1
 
 
-def test_entries_the_bus_fails_are_retried_by_the_publisher(
-    lms: Lms, lrs: RunningLrs, local_api: LocalApi, poll_until: Callable[..., Any]
-) -> None:
+def test_entries_the_bus_fails_are_retried_by_the_publisher(lms: Lms, lrs: RunningLrs, local_api: LocalApi) -> None:
     instructor = lms.user("teacher", "instructor")
     learner = lms.user()
     course = lms.create_course(instructor, 1)
     local_api.bus.fail_next_entries(1)
     lms.enroll(learner, course["id"])
 
-    statements = poll_until(lambda: statements_of(lrs, learner.id), timeout=DEADLINE_SECONDS, what="registered")
+    statements = wait_for_statements(lrs, learner.id, 1)
     assert [s["verb"]["id"] for s in statements] == [REGISTERED]
     assert [e["detail-type"] for e in bus_events(local_api, learner.id)] == ["EnrollmentCreated"]
     assert local_api.bus.stats["entries_failed"] >= 1
