@@ -336,7 +336,8 @@ class LocalEventBus:
             thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._threads[0].is_alive():  # shutdown() would wait forever for a server never started
+            self._server.shutdown()
         self._deliveries.put(None)
         for thread in self._threads:
             if thread.is_alive():
