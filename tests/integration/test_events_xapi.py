@@ -76,17 +76,22 @@ def assert_valid_event(event: dict[str, Any]) -> None:
 
 
 def assert_ralph_models_accept(statements: list[dict[str, Any]]) -> None:
-    """Ralph's own xAPI 1.0.3 statement model (stricter than the LRS's lax intake) accepts each one."""
+    """Ralph's own xAPI 1.0.3 statement model (stricter than the LRS's lax intake) accepts each one,
+    and its xAPI LMS profile model the `registered` ones."""
     script = (
         "import json, sys\n"
         "from ralph.models.xapi.base.statements import BaseXapiStatement\n"
+        "from ralph.models.xapi.lms.statements import LMSRegisteredCourse\n"
         "for line in sys.stdin:\n"
-        "    BaseXapiStatement.model_validate(json.loads(line))\n"
+        "    statement = json.loads(line)\n"
+        "    BaseXapiStatement.model_validate(statement)\n"
+        f"    if statement['verb']['id'] == {REGISTERED!r}:\n"
+        "        LMSRegisteredCourse.model_validate(statement)\n"
     )
     stored_only = {"stored", "authority", "version"}
     lines = "".join(json.dumps({k: v for k, v in s.items() if k not in stored_only}) + "\n" for s in statements)
     result = subprocess.run(  # noqa: S603 - Ralph's own venv
-        [str(LRS_VENV / "bin" / "python"), "-c", script], input=lines, capture_output=True, text=True, check=False
+        [str(LRS_VENV / "bin" / "python"), "-P", "-c", script], input=lines, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
 
