@@ -214,7 +214,7 @@ def json_path(event: Any, path: str) -> tuple[bool, Any]:
     return True, value
 
 
-def transform(event: dict[str, Any], rule: Rule, target: Target) -> str:
+def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time: str | None = None) -> str:
     """What the target receives: the event itself, or the InputTemplate filled in the way EventBridge
     fills it. In a JSON template, a placeholder inside a string literal takes the value's text with
     JSON escaping (a string without its quotes); outside quotes it takes the value as JSON. In a text
@@ -227,7 +227,7 @@ def transform(event: dict[str, Any], rule: Rule, target: Target) -> str:
     values |= {
         "aws.events.rule-arn": (True, rule.arn),
         "aws.events.rule-name": (True, rule.name),
-        "aws.events.event.ingestion-time": (True, event["time"]),
+        "aws.events.event.ingestion-time": (True, ingestion_time or event["time"]),
         "aws.events.event": (True, event_without_detail),
         "aws.events.event.json": (True, event),
     }
@@ -277,6 +277,7 @@ class _Delivery:
     rule: Rule
     target: Target
     received_at: float
+    ingestion_time: str
     attempts: int = 0
     due_at: float = 0.0
 
@@ -373,10 +374,11 @@ class LocalEventBus:
             self.stats.add("entries_failed")
             return {"ErrorCode": error.code, "ErrorMessage": str(error)}
         self._record(event)
+        ingested = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for rule in self.spec.rules:
             if rule.bus_name == event["_bus"] and matches(rule.pattern, event["body"]):
                 for target in rule.targets:
-                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic()))
+                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic(), ingested))
         return {"EventId": event["body"]["id"]}
 
     def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -439,7 +441,8 @@ class LocalEventBus:
         delivery.attempts += 1
         target = delivery.target
         try:
-            status = _call(target.destination, transform(delivery.event, delivery.rule, target))
+            body = transform(delivery.event, delivery.rule, target, delivery.ingestion_time)
+            status = _call(target.destination, body)
         except OSError as error:
             status, reason = 0, str(error)
         else:

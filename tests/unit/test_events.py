@@ -86,6 +86,18 @@ def test_a_recompute_of_a_completed_enrollment_publishes_nothing() -> None:
     assert events_for(recompute) == []
 
 
+def test_a_learner_coming_back_is_a_status_change_only() -> None:
+    back = record("publish_events_course_completed.json")
+    change = back["dynamodb"]
+    change["OldImage"]["status"] = s("DROPPED")
+    change["NewImage"]["status"] = s("ACTIVE")
+    del change["NewImage"]["completedAt"]
+    [event] = events_for(back)
+    assert event.detail_type == DetailType.ENROLLMENT_STATUS_CHANGED
+    assert (event.detail.model_dump()["previousStatus"], event.detail.model_dump()["status"]) == ("DROPPED", "ACTIVE")
+    assert event.event_id == event_id(DetailType.ENROLLMENT_STATUS_CHANGED, "01jd0000000000000000000010", "2")
+
+
 def test_a_removed_enrollment_is_enrollment_deleted_at_the_streams_time() -> None:
     removed = record("publish_events_enrollment_created.json")
     change = removed["dynamodb"]
