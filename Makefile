@@ -12,25 +12,19 @@ endif
 VENV := .venv
 SAM_VENV := .venv-sam
 INFRA_VENV := .venv-infra
+LRS_VENV := .venv-lrs
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi format clean infra-check
+.PHONY: help install dev dev-reset test lint typecheck unit integration fuzz validate build invoke token bench openapi event-schemas format clean infra-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
-	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip==26.3
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
-	touch $@
-
-# $(call tool-venv,DIR,REQUIREMENTS): a venv of its own for a tool whose pins clash with the layer's.
-define tool-venv
+# $(call venv,<dir>,<requirements file>): a venv with the pinned packages of one requirements file.
+define venv
 	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: set PYTHON=/path/to/python3.13 (see README)"; exit 1; }
 	test -d $(1) || $(PYTHON) -m venv $(1)
 	$(1)/bin/pip install --quiet --upgrade pip==26.3
@@ -38,23 +32,31 @@ define tool-venv
 	touch $(1)/.installed
 endef
 
-$(SAM_VENV)/.installed: requirements-sam.txt
-	$(call tool-venv,$(SAM_VENV),requirements-sam.txt)
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	$(call venv,$(VENV),requirements-dev.txt)
 
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(call venv,$(SAM_VENV),requirements-sam.txt)
+
+# Tools whose pins clash with the layer's get venvs of their own: checkov and pip-audit, and Ralph
+# (the local xAPI LRS) with its own FastAPI/pydantic stack.
 $(INFRA_VENV)/.installed: requirements-infra.txt
-	$(call tool-venv,$(INFRA_VENV),requirements-infra.txt)
+	$(call venv,$(INFRA_VENV),requirements-infra.txt)
+
+$(LRS_VENV)/.installed: requirements-lrs.txt
+	$(call venv,$(LRS_VENV),requirements-lrs.txt)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed $(INFRA_VENV)/.installed node_modules/.installed ## Install every pinned dependency
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(INFRA_VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Install every pinned dependency
 
-dev: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local
+dev: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local, events to a local LRS
 	$(PY) -m local.dev
 
-dev-reset: ## Delete the local DynamoDB data and the stream poller's checkpoint
-	rm -rf .local/dynamodb .local/stream-checkpoints
+dev-reset: ## Delete the local DynamoDB data, the stream poller's checkpoints, the local LRS's statements and the events log
+	rm -rf .local/dynamodb .local/stream-checkpoints .local/lrs .local/events.jsonl
 
 invoke: $(VENV)/.installed $(SAM_VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)
@@ -76,12 +78,15 @@ typecheck: $(VENV)/.installed ## mypy (strict) over the handlers, the layer, the
 unit: $(VENV)/.installed $(SAM_VENV)/.installed ## Unit tests (moto)
 	$(PY) -m pytest tests/unit -q -n 2
 
-integration: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
+integration: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Integration tests over HTTP against DynamoDB Local
 	$(PY) -m pytest tests/integration -q
 
 fuzz: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
 	@$(PY) -m tools.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
+
+event-schemas: $(VENV)/.installed ## Regenerate schemas/events/*.json from the event models
+	PYTHONPATH=layers/common $(PY) -m tools.event_schemas
 
 openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 	$(PY) -m tools.openapi > openapi.json
@@ -89,8 +94,18 @@ openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 # SAM's Python builder looks for python3.13 on PATH; the SAM venv provides one.
 SAM_ENV := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH"
 
-validate: $(SAM_VENV)/.installed ## sam validate --lint
+# Linted twice: without an LRS (the default: no xAPI resources) and with one (rules, connection, API
+# destination), from a copy of the template whose LRS parameters default to an example LRS.
+LRS_TEMPLATE := .aws-sam/template-with-lrs.yaml
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint, without and with an LRS configured
 	$(SAM_ENV) $(SAM) validate --lint
+	@mkdir -p .aws-sam
+	sed -e '/^  LrsEndpoint:/,/Default:/ s|Default: ""|Default: https://lrs.example.org/xAPI|' \
+	    -e '/^  LrsCredentialsSecret:/,/Default:/ s|Default: ""|Default: lms/dev/lrs-credentials|' \
+	    template.yaml > $(LRS_TEMPLATE)
+	@grep -q 'Default: https://lrs.example.org/xAPI' $(LRS_TEMPLATE) && grep -q 'Default: lms/dev/lrs' $(LRS_TEMPLATE)
+	$(SAM_ENV) $(SAM) validate --lint --template-file $(LRS_TEMPLATE)
 
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel

@@ -22,6 +22,7 @@ class LocalConfig:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     max_workers_per_function: int = 4
     state_dir: Path = ROOT / ".local"
+    events_endpoint: str | None = None  # the local EventBridge (local.eventbus), when it runs
 
     @classmethod
     def from_env(cls, ddb_endpoint: str, state_dir: Path = ROOT / ".local") -> "LocalConfig":
@@ -97,7 +98,7 @@ class LocalConfig:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "POWERTOOLS_TRACE_DISABLED": "true",
-        }
+        } | ({"AWS_ENDPOINT_URL_EVENTBRIDGE": self.events_endpoint} if self.events_endpoint else {})
 
 
 def parse_overrides(text: str) -> dict[str, str]:

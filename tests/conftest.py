@@ -18,6 +18,7 @@ TEST_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "TABLE_NAME": "lms-dev",
     "IDEMPOTENCY_TABLE_NAME": "lms-idempotency-dev",
+    "EVENT_BUS_NAME": "lms-dev",
     "CURSOR_SECRET": "test-cursor-signing-key",
     "JWT_SECRET": "local-dev-secret-change-me-32bytes",
     "JWT_ISSUER": "https://auth.local.test",

@@ -19,6 +19,7 @@ _IMPORT_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "TABLE_NAME": "lms",
     "IDEMPOTENCY_TABLE_NAME": "lms-idempotency",
+    "EVENT_BUS_NAME": "lms",
     "CURSOR_SECRET": "openapi",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }

@@ -1,4 +1,5 @@
-"""Replay stream records that exhausted their retries into the summarizer.
+"""Replay stream records that exhausted their retries into the summarizer (or, with
+`--function-id PublishEventsFunction`, into the events publisher: replayed events keep their ids).
 
 Lambda sends a failed stream batch's *description* to the on-failure SQS queue: its stream, shard
 and sequence-number range (`DDBStreamBatchInfo`). This reads each message, fetches that range from
@@ -33,19 +34,25 @@ def failed_batches(sqs: Any, queue_url: str) -> Iterator[tuple[str, dict[str, An
             yield message["ReceiptHandle"], json.loads(message["Body"])["DDBStreamBatchInfo"]
 
 
-def stream_filters() -> list[dict[str, Any]]:
-    """The FilterCriteria of the template's stream event: the range also holds records Lambda dropped."""
-    for resource in load_template()["Resources"].values():
+SUMMARIZER = "SummarizeProgressFunction"
+
+
+def stream_filters(function: str = SUMMARIZER) -> list[dict[str, Any]]:
+    """The FilterCriteria of the function's stream event (its logical id in the template): the range
+    also holds records Lambda dropped, and each stream consumer filters differently."""
+    for logical_id, resource in load_template()["Resources"].items():
+        if logical_id != function:
+            continue
         for event in resource.get("Properties", {}).get("Events", {}).values():
             if event["Type"] == "DynamoDB":
                 return [load_pattern(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
     return []
 
 
-def records_in(streams: Any, batch: dict[str, Any]) -> list[dict[str, Any]]:
+def records_in(streams: Any, batch: dict[str, Any], function: str = SUMMARIZER) -> list[dict[str, Any]]:
     """The records of the failed range that pass the stream's filters, oldest first, as Lambda
     would have passed them."""
-    filters = stream_filters()
+    filters = stream_filters(function)
     iterator = streams.get_shard_iterator(
         StreamArn=batch["streamArn"],
         ShardId=batch["shardId"],
@@ -68,12 +75,12 @@ def records_in(streams: Any, batch: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-def redrive(sqs: Any, streams: Any, queue_url: str, invoke: Invoke) -> tuple[int, int]:
+def redrive(sqs: Any, streams: Any, queue_url: str, invoke: Invoke, function: str = SUMMARIZER) -> tuple[int, int]:
     """Replay every failed batch; (replayed, not replayed). A batch that fails again, or whose
     records the stream no longer holds, stays queued."""
     replayed = still_failing = 0
     for receipt, batch in failed_batches(sqs, queue_url):
-        records = records_in(streams, batch)
+        records = records_in(streams, batch, function)
         # No records: the stream has trimmed them (after 24 h); leave the message for a person.
         if not records or invoke({"Records": records}).get("batchItemFailures"):
             still_failing += 1
@@ -89,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--function-name", required=True)
+    parser.add_argument("--function-id", default=SUMMARIZER, help="its logical id in template.yaml (for its filters)")
     args = parser.parse_args()
     lambda_client = boto3.client("lambda")
 
@@ -97,7 +105,9 @@ def main() -> None:
         result: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
         return result
 
-    replayed, failing = redrive(boto3.client("sqs"), boto3.client("dynamodbstreams"), args.queue_url, invoke)
+    replayed, failing = redrive(
+        boto3.client("sqs"), boto3.client("dynamodbstreams"), args.queue_url, invoke, args.function_id
+    )
     print(f"replayed {replayed} batch(es); {failing} still failing (left in the queue)")
 
 

@@ -4,7 +4,8 @@ stream poller and the HTTP API gateway, on free ports, started once per session 
 Fixtures: `local_api` (everything, see local.dev.LocalApi), `api` (HTTP client), `token_for(sub,
 role="student", ttl_seconds=3600)`, `ddb` (boto3 DynamoDB client), `table_name` (the main table),
 `gateway` (for its `stats`), `lambdas` (the function pools), `poll_until(fn, predicate, timeout=10)`,
-`lms` (domain steps over HTTP: users with unique ids, courses, enrollments, summaries, problem checks).
+`lms` (domain steps over HTTP: users with unique ids, courses, enrollments, summaries, problem checks),
+`lrs` (Ralph, the local xAPI LRS the event bus delivers statements to).
 """
 
 import threading
@@ -20,6 +21,7 @@ from local.dev import LocalApi, running_api
 from local.dynamodb_local import dynamodb_client
 from local.gateway import Gateway
 from local.lambdas import LambdaService
+from local.lrs import DEFAULT_PASSWORD, DEFAULT_USER, RunningLrs, running_lrs
 from local.polling import poll_until as _poll_until
 from local.ports import free_port
 from local.template import load_template, table_names
@@ -79,13 +81,21 @@ class ApiClient:
 
 
 @pytest.fixture(scope="session")
-def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApi]:
+def lrs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLrs]:
+    """Ralph with an empty file-system store for the session."""
+    with running_lrs(free_port(), DEFAULT_USER, DEFAULT_PASSWORD, tmp_path_factory.mktemp("lrs-state")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def local_api(tmp_path_factory: pytest.TempPathFactory, lrs: RunningLrs) -> Iterator[LocalApi]:
     # Always a fresh in-memory DynamoDB Local (DDB_ENDPOINT is for `make dev` only): tests own their data.
     with running_api(
         api_port=0,
         ddb_port=free_port(),
         db_path=None,
         state_dir=tmp_path_factory.mktemp("local-state"),
+        lrs=lrs,
     ) as api:
         yield api
 

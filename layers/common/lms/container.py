@@ -14,7 +14,9 @@ from lms.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
 
+    from lms.events.publisher import EventPublisher
     from lms.idempotency import IdempotentRequest
     from lms.pagination import CursorCodec
     from lms.services.catalog import CatalogService
@@ -94,3 +96,13 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     from lms import idempotency
 
     return idempotency.idempotent_by_key(action, settings.idempotency_table_name, settings.idempotency_ttl_seconds)
+
+
+def event_publisher() -> "EventPublisher":
+    from lms.events.publisher import EventPublisher
+
+    bus_name = get_settings().event_bus_name
+    if not bus_name:
+        raise RuntimeError("EVENT_BUS_NAME must be set for the events publisher")
+    client = botocore.session.get_session().create_client("events")
+    return EventPublisher(cast("EventBridgeClient", client), bus_name)

@@ -15,6 +15,7 @@ class Settings(BaseModel):
     cursor_secret: str | None = None
     cursor_secret_arn: str | None = None
     idempotency_ttl_seconds: int = 3600
+    event_bus_name: str | None = None
 
 
 @cache
@@ -24,4 +25,5 @@ def get_settings() -> Settings:
         idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME") or None,
         cursor_secret=os.environ.get("CURSOR_SECRET") or None,
         cursor_secret_arn=os.environ.get("CURSOR_SECRET_ARN") or None,
+        event_bus_name=os.environ.get("EVENT_BUS_NAME") or None,
     )

@@ -1,0 +1,123 @@
+"""From a table stream record to the domain events it stands for: one per state transition.
+
+Every event id is a UUID derived from the transition itself (never from the time of processing), so a
+record delivered twice, replayed or recomputed yields the same id, and the same detail.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lms.events.models import (
+    CourseCompleted,
+    DetailType,
+    EnrollmentCreated,
+    EnrollmentDeleted,
+    EnrollmentStatusChanged,
+    EventDetail,
+    LessonCompleted,
+)
+from lms.keys import Entity
+from lms.repositories.dynamo import Item, deserialize
+
+# Fixed forever: changing it would give every past transition a new id.
+EVENT_ID_NAMESPACE = uuid.UUID("6f0d1c52-8a2e-4b7f-9c1d-3e5a7b9d2f40")
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    detail_type: DetailType
+    detail: EventDetail
+
+    @property
+    def event_id(self) -> str:
+        return self.detail.eventId
+
+
+def event_id(detail_type: DetailType, *identity: str) -> str:
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "/".join((detail_type.value, *identity))))
+
+
+def events_for(record: dict[str, Any]) -> list[DomainEvent]:
+    """The events of one stream record (Lambda's shape); most records stand for none."""
+    change = record["dynamodb"]
+    new = deserialize(change["NewImage"]) if change.get("NewImage") else None
+    old = deserialize(change["OldImage"]) if change.get("OldImage") else None
+    item = new or old
+    if item is None:
+        raise ValueError("stream record carries no image; the stream must be NEW_AND_OLD_IMAGES")
+    if item.get("entity") == Entity.ENROLLMENT:
+        removed_at = _iso(change["ApproximateCreationDateTime"]) if new is None else ""
+        return _enrollment_events(old, new, removed_at)
+    if item.get("entity") == Entity.PROGRESS and new is not None:
+        return _lesson_events(old, new)
+    return []
+
+
+def _enrollment_events(old: Item | None, new: Item | None, removed_at: str) -> list[DomainEvent]:
+    if new is None:
+        assert old is not None
+        deleted = EnrollmentDeleted(
+            eventId=event_id(DetailType.ENROLLMENT_DELETED, old["id"]),
+            occurredAt=removed_at,
+            **_enrollment_fields(old),
+        )
+        return [DomainEvent(DetailType.ENROLLMENT_DELETED, deleted)]
+    if old is None:
+        created = EnrollmentCreated(
+            eventId=event_id(DetailType.ENROLLMENT_CREATED, new["id"]),
+            occurredAt=new["enrolledAt"],
+            enrolledBy=new["enrolledBy"],
+            **_enrollment_fields(new),
+        )
+        return [DomainEvent(DetailType.ENROLLMENT_CREATED, created)]
+    events: list[DomainEvent] = []
+    if old["status"] != new["status"]:
+        changed = EnrollmentStatusChanged(
+            eventId=event_id(DetailType.ENROLLMENT_STATUS_CHANGED, new["id"], str(new["version"])),
+            occurredAt=new["updatedAt"],
+            previousStatus=old["status"],
+            **_enrollment_fields(new),
+        )
+        events.append(DomainEvent(DetailType.ENROLLMENT_STATUS_CHANGED, changed))
+    if new.get("completedAt") and not old.get("completedAt"):
+        # One per learner and course, ever: a later re-enrollment completed again repeats this id.
+        completed = CourseCompleted(
+            eventId=event_id(DetailType.COURSE_COMPLETED, new["userId"], new["courseId"]),
+            occurredAt=new["completedAt"],
+            enrollmentId=new["id"],
+            userId=new["userId"],
+            courseId=new["courseId"],
+        )
+        events.append(DomainEvent(DetailType.COURSE_COMPLETED, completed))
+    return events
+
+
+def _enrollment_fields(item: Item) -> dict[str, Any]:
+    return {
+        "enrollmentId": item["id"],
+        "userId": item["userId"],
+        "courseId": item["courseId"],
+        "status": item["status"],
+    }
+
+
+def _lesson_events(old: Item | None, new: Item) -> list[DomainEvent]:
+    completed = "COMPLETED"
+    if new.get("status") != completed or (old is not None and old.get("status") == completed):
+        return []
+    detail = LessonCompleted(
+        eventId=event_id(DetailType.LESSON_COMPLETED, new["id"], str(new["version"])),
+        occurredAt=new.get("completedAt") or new["updatedAt"],
+        progressId=new["id"],
+        userId=new["userId"],
+        courseId=new["courseId"],
+        moduleId=new["moduleId"],
+        lessonId=new["lessonId"],
+    )
+    return [DomainEvent(DetailType.LESSON_COMPLETED, detail)]
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

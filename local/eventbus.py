@@ -1,0 +1,539 @@
+"""Amazon EventBridge, locally: the template's event buses and rules behind an HTTP endpoint that
+speaks the PutEvents JSON protocol, so functions reach it through botocore's endpoint override
+(AWS_ENDPOINT_URL_EVENTBRIDGE: botocore names it after the service id) on the same code path as on AWS.
+
+What a received event goes through, as on EventBridge: it is appended in EventBridge's event shape to
+.local/events.jsonl, matched against every rule of its bus (event patterns: local.filters), transformed
+per target (InputTransformer: InputPathsMap + InputTemplate, see `transform`) and delivered
+asynchronously to the target's API destination: the connection's Basic auth and header parameters, a
+5 s timeout, retries with backoff for 401/407/409/429/5xx and network errors within the target's
+RetryPolicy, then the dead-letter file (.local/eventbus-dlq.jsonl) when the target has a
+DeadLetterConfig. Only API destination targets are emulated; any other target fails at load.
+
+Connection credentials written as `{{resolve:secretsmanager:<secret>:SecretString:<key>}}` are read
+from the local secrets given to the bus, as CloudFormation reads them from Secrets Manager.
+"""
+
+import base64
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from local.config import LocalConfig
+from local.filters import load_pattern, matches
+from local.template import PSEUDO_PARAMETERS, evaluate_conditions, load_template, resolve, resource_refs
+
+log = logging.getLogger("local.eventbus")
+
+ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
+
+MAX_ENTRIES_PER_REQUEST = 10
+MAX_REQUEST_BYTES = 256 * 1024
+API_DESTINATION_TIMEOUT_SECONDS = 5  # EventBridge's own limit for an API destination call
+RETRYABLE_STATUSES = frozenset({401, 407, 409, 429})
+MAX_BACKOFF_SECONDS = 2.0
+_DYNAMIC_SECRET = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>.+):SecretString:(?P<key>[^:}]+)\}\}$")
+_JSON_PATH = re.compile(r"^\$(?:\.[A-Za-z0-9_\-/]+|\[\d+\])*$")
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+# ---------------------------------------------------------------------- the template's rules
+
+
+@dataclass(frozen=True)
+class ApiDestination:
+    name: str
+    endpoint: str
+    method: str
+    headers: dict[str, str]
+    basic_auth: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    destination: ApiDestination
+    input_paths: dict[str, str] | None  # None: no InputTransformer, the whole event is sent
+    input_template: str | None
+    maximum_retry_attempts: int = 185
+    maximum_event_age_seconds: int = 86400
+    dead_letter: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    arn: str
+    bus_name: str
+    pattern: dict[str, Any]
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class BusSpec:
+    bus_names: frozenset[str]
+    rules: tuple[Rule, ...]
+
+
+class EventBusTemplateError(ValueError):
+    """The template uses EventBridge features this emulation does not provide."""
+
+
+def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> BusSpec:
+    """The buses and the rules (with their conditions evaluated) of template.yaml."""
+    template = load_template()
+    parameters = config.parameters
+    refs = resource_refs(template, parameters)
+    conditions = evaluate_conditions(template, parameters)
+    resources = {
+        logical_id: (resource["Type"], resolve(resource.get("Properties", {}), parameters, refs, conditions))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"].startswith("AWS::Events::")
+        and ("Condition" not in resource or conditions[resource["Condition"]])
+    }
+    buses = frozenset(refs[lid] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus")
+    rules = tuple(
+        _rule(props, refs, resources, secrets, config.region)
+        for kind, props in resources.values()
+        if kind == "AWS::Events::Rule" and props.get("State", "ENABLED") == "ENABLED"
+    )
+    return BusSpec(buses | {"default"}, rules)
+
+
+def _rule(
+    props: dict[str, Any],
+    refs: dict[str, str],
+    resources: dict[str, tuple[str, dict[str, Any]]],
+    secrets: Mapping[str, Mapping[str, str]],
+    region: str,
+) -> Rule:
+    name = props["Name"]
+    pattern = load_pattern(json.dumps(props["EventPattern"]))
+    targets = tuple(_target(name, target, resources, secrets) for target in props.get("Targets", []))
+    bus = props.get("EventBusName", "default")
+    return Rule(name, f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{bus}/{name}", bus, pattern, targets)
+
+
+def _target(
+    rule: str,
+    props: dict[str, Any],
+    resources: dict[str, tuple[str, dict[str, Any]]],
+    secrets: Mapping[str, Mapping[str, str]],
+) -> Target:
+    kind, destination = resources.get(_get_att_id(props["Arn"]), ("", {}))
+    if kind != "AWS::Events::ApiDestination":
+        raise EventBusTemplateError(f"rule {rule}: only API destination targets are emulated, not {props['Arn']}")
+    _, connection = resources[_get_att_id(destination["ConnectionArn"])]
+    transformer = props.get("InputTransformer")
+    retry = props.get("RetryPolicy", {})
+    if transformer is not None:
+        for name, path in transformer.get("InputPathsMap", {}).items():
+            if not _JSON_PATH.match(path):
+                raise EventBusTemplateError(f"rule {rule}: JSON path {path!r} of {name!r} is not emulated")
+    return Target(
+        id=props["Id"],
+        destination=ApiDestination(
+            name=destination["Name"],
+            endpoint=destination["InvocationEndpoint"],
+            method=destination["HttpMethod"],
+            headers=_connection_headers(connection) | _header_parameters(props.get("HttpParameters", {})),
+            basic_auth=_basic_auth(rule, connection, secrets),
+        ),
+        input_paths=transformer.get("InputPathsMap", {}) if transformer else None,
+        input_template=transformer["InputTemplate"] if transformer else None,
+        maximum_retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
+        maximum_event_age_seconds=int(retry.get("MaximumEventAgeInSeconds", 86400)),
+        dead_letter="DeadLetterConfig" in props,
+    )
+
+
+def _get_att_id(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise EventBusTemplateError(f"expected !GetAtt <Resource>.Arn, got {value!r}")
+
+
+def _connection_headers(connection: dict[str, Any]) -> dict[str, str]:
+    parameters = connection.get("AuthParameters", {}).get("InvocationHttpParameters", {})
+    return _header_parameters(parameters)
+
+
+def _header_parameters(parameters: dict[str, Any]) -> dict[str, str]:
+    headers = parameters.get("HeaderParameters", [])
+    if isinstance(headers, dict):  # a rule target's HttpParameters: a map
+        return {str(k): str(v) for k, v in headers.items()}
+    return {str(h["Key"]): str(h["Value"]) for h in headers}
+
+
+def _basic_auth(
+    rule: str, connection: dict[str, Any], secrets: Mapping[str, Mapping[str, str]]
+) -> tuple[str, str] | None:
+    if connection.get("AuthorizationType") != "BASIC":
+        raise EventBusTemplateError(f"rule {rule}: only BASIC connections are emulated")
+    basic = connection["AuthParameters"]["BasicAuthParameters"]
+    return _secret_value(basic["Username"], secrets), _secret_value(basic["Password"], secrets)
+
+
+def _secret_value(value: str, secrets: Mapping[str, Mapping[str, str]]) -> str:
+    match = _DYNAMIC_SECRET.match(value)
+    if match is None:
+        return value
+    secret = secrets.get(match["secret"])
+    if secret is None or match["key"] not in secret:
+        raise EventBusTemplateError(f"secret {match['secret']!r} (key {match['key']!r}) is not known locally")
+    return secret[match["key"]]
+
+
+# ---------------------------------------------------------------------- input transformer
+
+
+def json_path(event: Any, path: str) -> tuple[bool, Any]:
+    """(found, value) of a dot/index path such as $.detail.userId or $.resources[0]."""
+    value = event
+    for step in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:]):
+        key, index = step
+        if key and isinstance(value, dict) and key in value:
+            value = value[key]
+        elif index and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return False, None
+    return True, value
+
+
+def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time: str | None = None) -> str:
+    """What the target receives: the event itself, or the InputTemplate filled in the way EventBridge
+    fills it. In a JSON template, a placeholder inside a string literal takes the value's text with
+    JSON escaping (a string without its quotes); outside quotes it takes the value as JSON. In a text
+    template every value goes in as text. A path the event lacks leaves an empty text (null outside
+    quotes in JSON)."""
+    if target.input_paths is None or target.input_template is None:
+        return json.dumps(event)
+    values: dict[str, tuple[bool, Any]] = {name: json_path(event, path) for name, path in target.input_paths.items()}
+    event_without_detail = {k: v for k, v in event.items() if k != "detail"}
+    values |= {
+        "aws.events.rule-arn": (True, rule.arn),
+        "aws.events.rule-name": (True, rule.name),
+        "aws.events.event.ingestion-time": (True, ingestion_time or event["time"]),
+        "aws.events.event": (True, event_without_detail),
+        "aws.events.event.json": (True, event),
+    }
+    template = target.input_template
+    is_json = template.strip().startswith("{") or template.strip().startswith("[")
+    output: list[str] = []
+    in_string = escaped = False
+    position = 0
+    while position < len(template):
+        char = template[position]
+        placeholder = _PLACEHOLDER.match(template, position) if char == "<" else None
+        if placeholder and placeholder[1] in values:
+            found, value = values[placeholder[1]]
+            output.append(_render(found, value, in_json=is_json, quoted=in_string))
+            position = placeholder.end()
+            continue
+        if is_json:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = in_string
+            elif char == '"':
+                in_string = not in_string
+        output.append(char)
+        position += 1
+    return "".join(output)
+
+
+def _render(found: bool, value: Any, in_json: bool, quoted: bool) -> str:
+    if not found:
+        return "null" if in_json and not quoted else ""
+    if not in_json:
+        return value if isinstance(value, str) else json.dumps(value)
+    text = json.dumps(value, ensure_ascii=False)
+    if quoted:
+        # Inside a JSON string: the string's own escaped content, or the escaped JSON of anything else.
+        return text[1:-1] if isinstance(value, str) else json.dumps(text, ensure_ascii=False)[1:-1]
+    return text
+
+
+# ---------------------------------------------------------------------- the bus
+
+
+@dataclass
+class _Delivery:
+    event: dict[str, Any]
+    rule: Rule
+    target: Target
+    received_at: float
+    ingestion_time: str
+    attempts: int = 0
+    due_at: float = 0.0
+
+
+@dataclass
+class EventBusStats:
+    counts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += amount
+
+    def __getitem__(self, name: str) -> int:
+        with self.lock:
+            return self.counts[name]
+
+
+class PutEventsError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LocalEventBus:
+    """The template's buses on http://host:port (port 0 picks a free one; see `endpoint`)."""
+
+    def __init__(
+        self,
+        config: LocalConfig,
+        secrets: Mapping[str, Mapping[str, str]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.spec = bus_spec(config, secrets or {})
+        self.region = config.region
+        self.events_path: Path = config.state_dir / "events.jsonl"
+        self.dlq_path: Path = config.state_dir / "eventbus-dlq.jsonl"
+        self.stats = EventBusStats()
+        self._fail_next_entries = 0
+        self._file_lock = threading.Lock()
+        self._deliveries: queue.Queue[_Delivery | None] = queue.Queue()
+        self._retries: list[_Delivery] = []
+        self._server = _Server((host, port), self)
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
+            threading.Thread(target=self._deliver_forever, name="eventbus-delivery", daemon=True),
+        ]
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        if self._threads[0].is_alive():  # shutdown() would wait forever for a server never started
+            self._server.shutdown()
+        self._deliveries.put(None)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=API_DESTINATION_TIMEOUT_SECONDS + 1)
+        self._server.server_close()
+
+    def fail_next_entries(self, count: int) -> None:
+        """Answer the next `count` entries with InternalFailure, as EventBridge sometimes does."""
+        with self._file_lock:
+            self._fail_next_entries = count
+
+    # ------------------------------------------------------------------ PutEvents
+
+    def put_events(self, request: dict[str, Any]) -> dict[str, Any]:
+        entries = request.get("Entries")
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES_PER_REQUEST:
+            raise PutEventsError("ValidationException", "Entries must hold between 1 and 10 entries")
+        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
+            raise PutEventsError("ValidationException", "Total size of the entries in the request exceeds 256KB")
+        results = [self._put_entry(entry) for entry in entries]
+        return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
+
+    def _put_entry(self, entry: dict[str, Any]) -> dict[str, str]:
+        with self._file_lock:
+            injected = self._fail_next_entries > 0
+            self._fail_next_entries -= int(injected)
+        if injected:
+            self.stats.add("entries_failed")
+            return {"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error (injected locally)."}
+        try:
+            event = self._event(entry)
+        except PutEventsError as error:
+            self.stats.add("entries_failed")
+            return {"ErrorCode": error.code, "ErrorMessage": str(error)}
+        self._record(event)
+        ingested = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for rule in self.spec.rules:
+            if rule.bus_name == event["_bus"] and matches(rule.pattern, event["body"]):
+                for target in rule.targets:
+                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic(), ingested))
+        return {"EventId": event["body"]["id"]}
+
+    def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
+        bus = str(entry.get("EventBusName") or "default").rpartition("/")[2]
+        if bus not in self.spec.bus_names:
+            raise PutEventsError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        if not entry.get("Source") or not entry.get("DetailType"):
+            raise PutEventsError("InvalidArgument", "Parameter(s) Source and DetailType are required.")
+        try:
+            detail = json.loads(entry.get("Detail", ""))
+        except json.JSONDecodeError:
+            detail = None
+        if not isinstance(detail, dict):
+            raise PutEventsError("MalformedDetail", "Detail is malformed.")
+        at = datetime.fromtimestamp(float(entry["Time"]), UTC) if "Time" in entry else datetime.now(UTC)
+        body = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": ACCOUNT_ID,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": list(entry.get("Resources", [])),
+            "detail": detail,
+        }
+        return {"_bus": bus, "body": body}
+
+    def _record(self, event: dict[str, Any]) -> None:
+        self.stats.add("events_received")
+        with self._file_lock:
+            self.events_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.events_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(event["body"], separators=(",", ":")) + "\n")
+
+    # ------------------------------------------------------------------ delivery
+
+    def _deliver_forever(self) -> None:
+        while True:
+            timeout = max(
+                0.0, min((d.due_at for d in self._retries), default=time.monotonic() + 0.5) - time.monotonic()
+            )
+            try:
+                delivery = self._deliveries.get(timeout=timeout)
+            except queue.Empty:
+                delivery = None
+            else:
+                if delivery is None:
+                    return
+                self._attempt(delivery)
+            now = time.monotonic()
+            due, self._retries = (
+                [d for d in self._retries if d.due_at <= now],
+                [d for d in self._retries if d.due_at > now],
+            )
+            for retry in due:
+                self._attempt(retry)
+
+    def _attempt(self, delivery: _Delivery) -> None:
+        delivery.attempts += 1
+        target = delivery.target
+        try:
+            body = transform(delivery.event, delivery.rule, target, delivery.ingestion_time)
+            status = _call(target.destination, body)
+        except OSError as error:
+            status, reason = 0, str(error)
+        else:
+            reason = f"HTTP {status}"
+        if 200 <= status < 300:
+            self.stats.add("deliveries_succeeded")
+            return
+        self.stats.add("deliveries_failed")
+        retryable = status == 0 or status >= 500 or status in RETRYABLE_STATUSES
+        age = time.monotonic() - delivery.received_at
+        if retryable and delivery.attempts <= target.maximum_retry_attempts and age < target.maximum_event_age_seconds:
+            delivery.due_at = time.monotonic() + min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
+            self._retries.append(delivery)
+            log.warning("delivery to %s failed (%s); retrying", target.destination.name, reason)
+            return
+        log.error("delivery to %s failed (%s) after %d attempts", target.destination.name, reason, delivery.attempts)
+        if target.dead_letter:
+            self._dead_letter(delivery, reason)
+
+    def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
+        self.stats.add("dead_lettered")
+        entry = {"rule": delivery.rule.name, "target": delivery.target.id, "error": reason, "event": delivery.event}
+        with self._file_lock:
+            self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.dlq_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    text = "".join(str(entry.get(key, "")) for key in ("Source", "DetailType", "Detail"))
+    return len(text.encode()) + sum(len(str(r).encode()) for r in entry.get("Resources", [])) + 14
+
+
+def _call(destination: ApiDestination, body: str) -> int:
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "Amazon/EventBridge/ApiDestinations",
+        **destination.headers,
+    }
+    if destination.basic_auth is not None:
+        token = base64.b64encode(":".join(destination.basic_auth).encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(  # noqa: S310 - the template's own endpoint
+        destination.endpoint, data=body.encode(), headers=headers, method=destination.method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=API_DESTINATION_TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+# ---------------------------------------------------------------------- the PutEvents endpoint
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], bus: LocalEventBus) -> None:
+        super().__init__(address, _Handler)
+        self.bus = bus
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """The JSON 1.1 protocol botocore speaks to EventBridge: POST / with X-Amz-Target."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        operation = self.headers.get("X-Amz-Target", "").removeprefix("AWSEvents.")
+        try:
+            if operation != "PutEvents":
+                raise PutEventsError("UnknownOperationException", f"{operation or 'no operation'} is not emulated")
+            answer = self.server.bus.put_events(json.loads(body or b"{}"))
+            self._reply(200, answer)
+        except PutEventsError as error:
+            self._reply(400, {"__type": error.code, "message": str(error)})
+        except (json.JSONDecodeError, TypeError, ValueError) as error:
+            self._reply(400, {"__type": "SerializationException", "message": str(error)})
+
+    def _reply(self, status: int, answer: dict[str, Any]) -> None:
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
