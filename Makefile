@@ -79,8 +79,9 @@ openapi: $(VENV)/.installed ## Regenerate openapi.json from the handlers
 # SAM's Python builder looks for python3.13 on PATH; the SAM venv provides one.
 SAM_ENV := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH"
 
-validate: $(SAM_VENV)/.installed ## sam validate --lint
+validate: $(SAM_VENV)/.installed ## sam validate --lint (and cfn-lint with SnapStart=true)
 	$(SAM_ENV) $(SAM) validate --lint
+	$(SAM_VENV)/bin/cfn-lint template.yaml --parameters SnapStart=true
 
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
@@ -91,6 +92,10 @@ bench: $(VENV)/.installed node_modules/.installed ## Benchmarks against the loca
 	@mkdir -p .local
 	@echo "function logs: .local/bench-functions.log"
 	@$(PY) -m benchmarks.run 2> .local/bench-functions.log || { tail -40 .local/bench-functions.log; exit 1; }
+
+.PHONY: bench-cold
+bench-cold: $(VENV)/.installed ## Cold start of every function against its floor (part of make bench)
+	$(PY) -m benchmarks.cold_start
 
 clean: ## Remove build outputs
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
