@@ -4,6 +4,7 @@
     python benchmarks/cold_probe.py jwt                        import jwt (the authorizer's floor)
     python benchmarks/cold_probe.py function CODE_DIR EVENT    import CODE_DIR/app.py as Lambda does, then
                                                                invoke it on EVENT once cold and a few times warm
+    python benchmarks/cold_probe.py steps N                    the first N of STEPS, a route function's layers
 
 It is run as a script, not a module: nothing but what a Python Lambda runtime has loaded before it
 imports the handler (the modules imported below) may be imported before the clock starts. It runs with
@@ -77,6 +78,25 @@ def jwt_floor() -> dict[str, float]:
     return _figures(init=clock.elapsed())
 
 
+# The layers of a route function's start, each on top of the ones before (`cold_start.py --breakdown`).
+STEPS = (
+    "import botocore.session; botocore.session.get_session().create_client('dynamodb')",
+    "import pydantic\nclass Model(pydantic.BaseModel):\n    name: str",
+    "from aws_lambda_powertools import Logger, Metrics; Logger(); Metrics()",
+    "from aws_lambda_powertools import Tracer; Tracer(patch_modules=['botocore'])",
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\n"
+    "from aws_lambda_powertools.event_handler.middlewares import openapi_validation\n"
+    "APIGatewayHttpResolver(enable_validation=True)",
+)
+
+
+def steps(count: int) -> dict[str, float]:
+    clock = Clock()
+    for step in STEPS[:count]:
+        exec(step, {})  # noqa: S102 - our own fixed statements
+    return _figures(init=clock.elapsed())
+
+
 def _invoke(handler: object, event: dict[str, object], request: int) -> tuple[float, float]:
     clock = Clock()
     handler(event, Context(request))  # type: ignore[operator]
@@ -108,7 +128,10 @@ def main(argv: list[str]) -> None:
     # Run with -S: no site-packages but the layer's (/opt/python on Lambda), as listed here.
     sys.path[:0] = os.environ["PROBE_LAYER_PATH"].split(os.pathsep)
     mode = argv[0]
-    figures = floor() if mode == "floor" else jwt_floor() if mode == "jwt" else function(argv[1], argv[2])
+    if mode == "steps":
+        figures = steps(int(argv[1]))
+    else:
+        figures = floor() if mode == "floor" else jwt_floor() if mode == "jwt" else function(argv[1], argv[2])
     sys.stdout.flush()
     print(RESULT_MARKER + json.dumps(figures), flush=True)
 

@@ -8,9 +8,11 @@ on AWS) and every AWS call answered by a stub endpoint on 127.0.0.1.
 
 The floors, measured in the same run: a fresh interpreter that imports botocore and creates a
 DynamoDB client (what any function that reads the table must do), and one that imports jwt (the
-authorizer's). Runs are interleaved in a shuffled order, BENCH_COLD_RUNS (>= 7) rounds, and every
-figure is a median. `python -m benchmarks.cold_start --importtime get_course` prints where one
-function's import time goes (`python -X importtime`).
+authorizer's). Runs are interleaved in a shuffled order, BENCH_COLD_RUNS (>= 7) rounds; times are
+the probe process's CPU time (wall time is printed too), every figure is a median, and a ratio is
+the median of the ratios to the floor within each round. `--breakdown` adds a route function's
+layers one at a time; `--importtime get_course` prints where one function's imports go
+(`python -X importtime`).
 """
 
 import argparse
@@ -35,7 +37,7 @@ from typing import Any
 from local.config import LocalConfig
 from local.loader import LAYER_PATH, ROOT
 
-RUNS = max(7, int(os.environ.get("BENCH_COLD_RUNS", "9")))
+RUNS = max(7, int(os.environ.get("BENCH_COLD_RUNS", "11")))
 INIT_RATIO_TARGET = 1.3
 AUTHORIZER_RATIO_TARGET = 1.1
 RESULTS_PATH = ROOT / "benchmarks" / "results.json"
@@ -180,47 +182,57 @@ def _with_cursor(event_file: Path, events_dir: Path) -> Path:
     return copy
 
 
+def interleaved(every: dict[str, Probe], runs: int) -> dict[str, list[dict[str, float]]]:
+    """`runs` rounds over every probe, each round in a new random order, after one discarded round
+    (bytecode compiled, files in the page cache)."""
+    for probe in every.values():
+        probe.run()
+    samples: dict[str, list[dict[str, float]]] = {key: [] for key in every}
+    order = list(every)
+    for _ in range(runs):
+        random.shuffle(order)
+        for key in order:
+            samples[key].append(every[key].run()[0])
+    return samples
+
+
 def measure(runs: int = RUNS) -> dict[str, list[dict[str, float]]]:
     with stub_aws() as stubs:
-        every = probes(*stubs)
-        for probe in every.values():  # one discarded round: bytecode compiled, files in the page cache
-            probe.run()
-        samples: dict[str, list[dict[str, float]]] = {key: [] for key in every}
-        order = list(every)
-        for _ in range(runs):
-            random.shuffle(order)
-            for key in order:
-                samples[key].append(every[key].run()[0])
-    return samples
+        return interleaved(probes(*stubs), runs)
 
 
 def median_of(samples: list[dict[str, float]], figure: str = "init_cpu_ms") -> float:
     return statistics.median(sample[figure] for sample in samples)
 
 
+def paired_ratio(runs: list[dict[str, float]], floors: list[dict[str, float]], figure: str = "init_cpu_ms") -> float:
+    """The median over rounds of a start divided by its floor's in the same round: the load on a
+    shared machine drifts between rounds much more than within one."""
+    return round(statistics.median(run[figure] / floor[figure] for run, floor in zip(runs, floors, strict=True)), 3)
+
+
 def summarize(samples: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
-    floor_ms = median_of(samples["floor"])
-    jwt_ms = median_of(samples["jwt"])
-    functions = {key: runs for key, runs in samples.items() if key not in ("floor", "jwt", AUTHORIZER)}
-    ratios = {key: round(median_of(runs) / floor_ms, 3) for key, runs in sorted(functions.items())}
-    wall_floor_ms = median_of(samples["floor"], "init_ms")
+    floors, jwt_floors = samples["floor"], samples["jwt"]
+    functions = {key: runs for key, runs in sorted(samples.items()) if key not in ("floor", "jwt", AUTHORIZER)}
+    ratios = {key: paired_ratio(runs, floors) for key, runs in functions.items()}
     return {
-        "init_floor_ms": round(floor_ms, 1),
-        "init_ms": {key: round(median_of(runs), 1) for key, runs in sorted(functions.items())},
+        "init_floor_ms": round(median_of(floors), 1),
+        "init_ms": {key: round(median_of(runs), 1) for key, runs in functions.items()},
         "init_ratio": ratios,
         "init_ratio_max": max(ratios.values()),
-        "init_ratio_wall_max": round(max(median_of(runs, "init_ms") for runs in functions.values()) / wall_floor_ms, 3),
-        "authorizer_init_floor_ms": round(jwt_ms, 1),
+        "init_ratio_wall_max": max(paired_ratio(runs, floors, "init_ms") for runs in functions.values()),
+        "authorizer_init_floor_ms": round(median_of(jwt_floors), 1),
         "authorizer_init_ms": round(median_of(samples[AUTHORIZER]), 1),
-        "authorizer_init_ratio": round(median_of(samples[AUTHORIZER]) / jwt_ms, 3),
-        "init_runs": len(samples["floor"]),
+        "authorizer_init_ratio": paired_ratio(samples[AUTHORIZER], jwt_floors),
+        "init_runs": len(floors),
     }
 
 
 def print_report(samples: dict[str, list[dict[str, float]]], summary: dict[str, Any]) -> None:
     print(
         f"\nCold start in a fresh interpreter, Lambda-like environment, tracing on: CPU ms, "
-        f"median of {summary['init_runs']} interleaved runs (wall ms in brackets)"
+        f"median of {summary['init_runs']} interleaved runs (wall ms in brackets); ratio: median of the "
+        f"ratios to the floor in the same round"
     )
     for label, key in (("import botocore + DynamoDB client", "floor"), ("import jwt", "jwt")):
         print(f"  floor: {label:<36} {median_of(samples[key]):7.1f}  ({median_of(samples[key], 'init_ms'):.1f})")
@@ -264,6 +276,35 @@ def heaviest_imports(function: str, top: int = 15) -> list[tuple[float, str]]:
     return sorted(entries, reverse=True)[:top]
 
 
+BREAKDOWN = (
+    "import botocore, create a DynamoDB client (the floor)",
+    "+ pydantic and a first model",
+    "+ Powertools Logger and Metrics",
+    "+ Powertools Tracer: X-Ray SDK, botocore patched",
+    "+ APIGatewayHttpResolver with validation",
+)
+
+
+def breakdown(function: str = "GetCourseFunction", runs: int = RUNS) -> None:
+    """Where a route function's start goes beyond the floor: each layer's median CPU time on top of
+    the ones before, interleaved like the main measurement."""
+    with stub_aws() as stubs:
+        every = probes(*stubs)
+        layered = {
+            f"steps {count}": Probe(f"steps {count}", ("steps", str(count)), every[function].env)
+            for count in range(1, len(BREAKDOWN) + 1)
+        }
+        layered[function] = every[function]
+        samples = interleaved(layered, runs)
+    medians = [median_of(samples[f"steps {count}"]) for count in range(1, len(BREAKDOWN) + 1)]
+    medians.append(median_of(samples[function]))
+    print(f"\nWhere {function}'s start goes: CPU ms, median of {runs} interleaved runs")
+    labels = [*BREAKDOWN, f"+ lms, the route, its first request ({function})"]
+    for index, (label, total) in enumerate(zip(labels, medians, strict=True)):
+        added = total - medians[index - 1] if index else total
+        print(f"  {label:<62} {added:+7.1f}  (total {total:6.1f}, {total / medians[0]:.2f}x)")
+
+
 def run() -> dict[str, Any]:
     """Measure, print, and record the figures in benchmarks/results.json."""
     samples = measure()
@@ -276,7 +317,11 @@ def run() -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--importtime", metavar="FUNCTION", help="where this function's import time goes")
+    parser.add_argument("--breakdown", action="store_true", help="a route function's start, layer by layer")
     arguments = parser.parse_args()
+    if arguments.breakdown:
+        breakdown()
+        return
     if arguments.importtime:
         for milliseconds, name in heaviest_imports(arguments.importtime):
             print(f"  {milliseconds:7.1f} ms  {name}")
