@@ -49,6 +49,7 @@ def test_outside_lambda_the_tracer_is_a_stand_in_that_returns_functions_unchange
 @pytest.fixture
 def settings_from_arn(monkeypatch: pytest.MonkeyPatch, dynamodb: Any) -> Iterator[str]:
     import boto3
+    from aws_lambda_powertools.utilities import parameters
 
     arn = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name="lms-test-cursor-signing-key", SecretString="signing-key-from-secrets-manager"
@@ -56,12 +57,17 @@ def settings_from_arn(monkeypatch: pytest.MonkeyPatch, dynamodb: Any) -> Iterato
     monkeypatch.delenv("CURSOR_SECRET")
     monkeypatch.setenv("CURSOR_SECRET_ARN", arn)
     get_settings.cache_clear()
+    parameters.clear_caches()
     yield arn
     get_settings.cache_clear()
+    parameters.clear_caches()
 
 
-def test_the_cursor_key_is_read_from_secrets_manager_when_only_its_arn_is_set(settings_from_arn: str) -> None:
+def test_the_cursor_key_is_read_from_secrets_manager_with_a_botocore_client(settings_from_arn: str) -> None:
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
     assert container._cursor_key() == "signing-key-from-secrets-manager"
+    assert DEFAULT_PROVIDERS["secrets"].client in container._clients  # ours, not a boto3 session's
 
 
 class _PooledClient:

@@ -104,9 +104,14 @@ def _cursor_key() -> str:
         return settings.cursor_secret
     if not settings.cursor_secret_arn:
         raise RuntimeError("CURSOR_SECRET or CURSOR_SECRET_ARN must be set for list endpoints")
-    # Fetched when a cursor is first signed or checked, once per container (CursorCodec keeps it).
-    secret: str = _client("secretsmanager").get_secret_value(SecretId=settings.cursor_secret_arn)["SecretString"]
-    return secret
+    # Fetched when a cursor is first signed or checked, through Powertools Parameters' cache (max_age),
+    # whose shared Secrets Manager provider is given our botocore client: no boto3 session or client.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, get_secret
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    if "secrets" not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=_client("secretsmanager"))
+    return str(get_secret(settings.cursor_secret_arn, max_age=3600))
 
 
 def cursor_codec() -> "CursorCodec":
