@@ -98,7 +98,7 @@ SAM_ENV := PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH"
 # destination), from a copy of the template whose LRS parameters default to an example LRS.
 LRS_TEMPLATE := .aws-sam/template-with-lrs.yaml
 
-validate: $(SAM_VENV)/.installed ## sam validate --lint, without and with an LRS configured
+validate: $(SAM_VENV)/.installed ## sam validate --lint, without and with an LRS configured, and cfn-lint with SnapStart=true
 	$(SAM_ENV) $(SAM) validate --lint
 	@mkdir -p .aws-sam
 	sed -e '/^  LrsEndpoint:/,/Default:/ s|Default: ""|Default: https://lrs.example.org/xAPI|' \
@@ -106,6 +106,7 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint, without and with an LRS
 	    template.yaml > $(LRS_TEMPLATE)
 	@grep -q 'Default: https://lrs.example.org/xAPI' $(LRS_TEMPLATE) && grep -q 'Default: lms/dev/lrs' $(LRS_TEMPLATE)
 	$(SAM_ENV) $(SAM) validate --lint --template-file $(LRS_TEMPLATE)
+	$(SAM_VENV)/bin/cfn-lint template.yaml --parameters SnapStart=true
 
 build: $(SAM_VENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM_ENV) $(SAM) build --cached --parallel
@@ -124,6 +125,10 @@ bench: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Benc
 	@mkdir -p .local
 	@echo "function logs: .local/bench-functions.log"
 	@$(PY) -m benchmarks.run 2> .local/bench-functions.log || { tail -40 .local/bench-functions.log; exit 1; }
+
+.PHONY: bench-cold
+bench-cold: $(VENV)/.installed ## Cold start of every function against its floor (part of make bench)
+	$(PY) -m benchmarks.cold_start
 
 clean: ## Remove build outputs
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

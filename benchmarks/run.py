@@ -1,13 +1,12 @@
 """Benchmarks on the local runtime (DynamoDB Local + the gateway + the stream poller).
 
 Prints: request latency per route (warm), throughput of parallel progress writes, how fast learner
-summaries catch up after a completion, DynamoDB calls per request, and cold-start import times of
-every function. Local figures include the gateway and worker-process hop, so they bound what
-Lambda itself adds rather than predict AWS latencies.
+summaries catch up after a completion, DynamoDB calls per request, and every function's cold start
+against a floor (benchmarks/cold_start.py). Local figures include the gateway and worker-process hop,
+so they bound what Lambda itself adds rather than predict AWS latencies.
 """
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import scale
+from benchmarks import cold_start, scale
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -195,30 +194,6 @@ def bench_largest_outline(client: Client) -> None:
     report("POST /courses (500 lessons)", samples)
 
 
-def bench_cold_imports() -> None:
-    print("\nCold start: importing each handler module in a fresh interpreter (median of 3)")
-    for code_dir in sorted(p.parent for p in (ROOT / "functions").glob("*/app.py")):
-        samples = []
-        for _ in range(3):
-            probe = (
-                "import time; s = time.perf_counter(); from local.loader import load_module; "
-                f"load_module('functions/{code_dir.name}'); print((time.perf_counter() - s) * 1000)"
-            )
-            env = {
-                **os.environ,
-                "TABLE_NAME": "bench",
-                "IDEMPOTENCY_TABLE_NAME": "bench-idempotency",
-                "CURSOR_SECRET": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-            }
-            result = subprocess.run(  # noqa: S603 - our own interpreter and code
-                [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-            )
-            samples.append(float(result.stdout.strip().splitlines()[-1]))
-        print(f"  {code_dir.name:<26} {statistics.median(samples):7.1f} ms")
-
-
 def main() -> None:
     print("Benchmarks on the local runtime (2-core machine figures vary; compare runs on one machine)")
     with tempfile.TemporaryDirectory() as state, running_api(0, free_port(), None, state_dir=Path(state)) as api:
@@ -229,7 +204,7 @@ def main() -> None:
         scale.run(api)
         bench_dynamodb_calls(api)
         bench_largest_outline(client)
-    bench_cold_imports()
+    cold_start.run()
 
 
 if __name__ == "__main__":

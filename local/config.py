@@ -80,6 +80,7 @@ class LocalConfig:
             "AWS_DEFAULT_REGION": self.region,
             "LAMBDA_TASK_ROOT": str((ROOT / spec.code_uri).resolve()),
             "_HANDLER": spec.handler,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if spec.snap_start else "on-demand",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",  # logs reach the dev console as they are written
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda: no __pycache__ in functions/

@@ -192,18 +192,25 @@ def _route(function: str, props: dict[str, Any], default_authorizer: str | None)
 def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
     if str(spec.get("AuthorizerPayloadFormatVersion")) != "2.0":
         raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
-    function_arn = spec["FunctionArn"]
-    if not (isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn):
-        raise ValueError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn locally")
     identity = spec.get("Identity", {})
     return Authorizer(
         name=name,
-        function=function_arn["Fn::GetAtt"][0],
+        function=_authorizer_function(name, spec["FunctionArn"]),
         identity_headers=tuple(identity.get("Headers", [])),
         identity_query_strings=tuple(identity.get("QueryStrings", [])),
         ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
         simple_responses=bool(spec.get("EnableSimpleResponses", False)),
     )
+
+
+def _authorizer_function(name: str, function_arn: Any) -> str:
+    """The logical id behind `!GetAtt <Function>.Arn` or `!Ref <Function>.Alias` (its AutoPublishAlias,
+    which the local resolver leaves as the reference's text): locally a function has no versions."""
+    if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
+        return str(function_arn["Fn::GetAtt"][0])
+    if isinstance(function_arn, str) and function_arn.endswith(".Alias"):
+        return function_arn.removesuffix(".Alias")
+    raise ValueError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn or !Ref <Function>.Alias locally")
 
 
 def _cors(spec: dict[str, Any]) -> Cors:

@@ -217,6 +217,7 @@ class FunctionSpec:
     environment: dict[str, str]
     log_level: str | None
     events: dict[str, dict[str, Any]]
+    snap_start: bool = False  # SnapStart ApplyOn PublishedVersions: the worker runs the runtime hooks
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -253,6 +254,7 @@ def function_specs(template: dict[str, Any], parameters: dict[str, str]) -> dict
             environment={name: _env_value(name, value) for name, value in variables.items()},
             log_level=props.get("LoggingConfig", {}).get("ApplicationLogLevel"),
             events=props.get("Events", {}),
+            snap_start=props.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
         )
     return specs
 

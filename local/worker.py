@@ -44,6 +44,8 @@ class ExecutionEnvironment:
     def invoke(self, event: Any, request_id: str) -> Any:
         if self._handler is None:
             _, self._handler = load_module(self.code_dir, self.spec.handler)
+            if self.spec.snap_start:
+                _snapshot_and_restore()
         context = LambdaContext(
             function_name=self.spec.name,
             memory_mb=self.spec.memory_mb,
@@ -71,6 +73,18 @@ class ExecutionEnvironment:
     def _iam_counts(self) -> dict[str, Any]:
         """What IAM checked during the invocation; it travels with the answer (the parent counts it)."""
         return {"iam": self._enforcer.take_counts()} if self._enforcer else {}
+
+
+def _snapshot_and_restore() -> None:
+    """SnapStart's runtime hooks after the init, as Lambda's Python runtime runs them when it snapshots
+    a published version and restores an environment from it: before-snapshot hooks in reverse order
+    of registration, then after-restore hooks in order."""
+    import snapshot_restore_py
+
+    for hook, args, kwargs in reversed(snapshot_restore_py.get_before_snapshot()):
+        hook(*args, **kwargs)
+    for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+        hook(*args, **kwargs)
 
 
 class MarshalError(TypeError):

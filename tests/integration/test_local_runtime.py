@@ -2,6 +2,7 @@
 timeouts, a protocol immune to prints) and the DynamoDB stream event source mapping (filters,
 Lambda's record shape, partial batch failures, retries, the dead-letter file, draining)."""
 
+import dataclasses
 import json
 import textwrap
 from collections.abc import Iterator
@@ -154,6 +155,44 @@ def test_missing_code_is_an_invocation_error(probe_lambdas: LambdaService) -> No
     assert not probe_lambdas.has_code("Missing")
     with pytest.raises(InvocationError):
         probe_lambdas.invoke("Missing", {})
+
+
+SNAPSTART_PROBE_CODE = """
+import os
+
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+
+HOOKS = []
+INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
+register_before_snapshot(HOOKS.append, "before-snapshot")
+register_after_restore(HOOKS.append, "after-restore")
+
+
+def lambda_handler(event, context):
+    return {"hooks": HOOKS, "initType": INIT_TYPE}
+"""
+
+
+@pytest.mark.parametrize(
+    ("snap_start", "expected"),
+    [
+        (True, {"hooks": ["before-snapshot", "after-restore"], "initType": "snap-start"}),
+        (False, {"hooks": [], "initType": "on-demand"}),
+    ],
+)
+def test_snapstart_runs_the_runtime_hooks_once_after_the_init(
+    tmp_path: Path, local_api: LocalApi, snap_start: bool, expected: dict[str, Any]
+) -> None:
+    code_dir = tmp_path / "snapstart"
+    code_dir.mkdir()
+    (code_dir / "app.py").write_text(SNAPSTART_PROBE_CODE, encoding="utf-8")
+    spec = dataclasses.replace(_probe_spec("SnapStart", code_dir), snap_start=snap_start)
+    config = ProbeConfig(ddb_endpoint=local_api.ddb_endpoint, state_dir=tmp_path / "state", probes=(spec,))
+
+    with LambdaService(config) as lambdas:
+        first, second = lambdas.invoke("SnapStart", {}), lambdas.invoke("SnapStart", {})
+
+    assert first == second == expected
 
 
 # ---------------------------------------------------------------------- stream event source mapping

@@ -1,12 +1,20 @@
 """Wiring: builds the clients, repositories and services a handler holds at module level, so that
 warm invocations reuse them. Each factory imports only what its service needs: a handler's cold
-start pays for its own domain, not for every other one."""
+start pays for its own domain, not for every other one.
 
+Clients are plain botocore clients from one session per container (boto3 adds nothing here but
+import time, and a second client reuses the session's parsed endpoint data). Under SnapStart, what
+must not be shared by every environment restored from one snapshot is renewed after a restore.
+"""
+
+import random
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from pydantic import BaseModel
+from snapshot_restore_py import register_after_restore
 
 from lms.aws import CLIENT_CONFIG
 from lms.repositories.dynamo import Table
@@ -25,10 +33,33 @@ if TYPE_CHECKING:
     from lms.services.summaries import SummaryService
 
 
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+_clients: list[Any] = []
+
+
+def _client(service: str) -> Any:
+    client = _session().create_client(service, config=CLIENT_CONFIG)
+    _clients.append(client)
+    return client
+
+
+def _after_restore() -> None:
+    """Run by Lambda in every environment restored from a SnapStart snapshot: the snapshot's random
+    state and pooled connections were taken once and are shared by every restored copy."""
+    random.seed()
+    for client in _clients:
+        client.close()  # drops pooled connections; the next call opens its own
+
+
+register_after_restore(_after_restore)
+
+
 def table() -> Table:
-    # A plain botocore client: boto3 adds nothing here but import time.
-    client = botocore.session.get_session().create_client("dynamodb", config=CLIENT_CONFIG)
-    return Table(cast("DynamoDBClient", client), get_settings().table_name)
+    return Table(cast("DynamoDBClient", _client("dynamodb")), get_settings().table_name)
 
 
 def catalog_service() -> "CatalogService":
@@ -75,8 +106,13 @@ def _cursor_key() -> str:
         return settings.cursor_secret
     if not settings.cursor_secret_arn:
         raise RuntimeError("CURSOR_SECRET or CURSOR_SECRET_ARN must be set for list endpoints")
-    from aws_lambda_powertools.utilities.parameters import get_secret  # fetched on the first list call
+    # Fetched when a cursor is first signed or checked, through Powertools Parameters' cache (max_age),
+    # whose shared Secrets Manager provider is given our botocore client: no boto3 session or client.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, get_secret
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
+    if "secrets" not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=_client("secretsmanager"))
     # Powertools caches the value for max_age seconds: a rotated key is in use within 5 minutes.
     return str(get_secret(settings.cursor_secret_arn, max_age=300))
 
@@ -95,7 +131,9 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
         raise RuntimeError("IDEMPOTENCY_TABLE_NAME must be set for idempotent endpoints")
     from lms import idempotency
 
-    return idempotency.idempotent_by_key(action, settings.idempotency_table_name, settings.idempotency_ttl_seconds)
+    return idempotency.idempotent_by_key(
+        action, settings.idempotency_table_name, settings.idempotency_ttl_seconds, _client("dynamodb")
+    )
 
 
 def event_publisher() -> "EventPublisher":
@@ -104,5 +142,4 @@ def event_publisher() -> "EventPublisher":
     bus_name = get_settings().event_bus_name
     if not bus_name:
         raise RuntimeError("EVENT_BUS_NAME must be set for the events publisher")
-    client = botocore.session.get_session().create_client("events")
-    return EventPublisher(cast("EventBridgeClient", client), bus_name)
+    return EventPublisher(cast("EventBridgeClient", _client("events")), bus_name)

@@ -18,7 +18,6 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.exceptions import HTTPClientError
 from pydantic import BaseModel
 
-from lms.aws import CLIENT_CONFIG
 from lms.errors import ConflictError, UnprocessableError
 
 
@@ -31,7 +30,7 @@ class IdempotentRequest[B: BaseModel](BaseModel):
 
 
 def idempotent_by_key[B: BaseModel, R: BaseModel](
-    action: Callable[[IdempotentRequest[B]], R], table_name: str, ttl_seconds: int
+    action: Callable[[IdempotentRequest[B]], R], table_name: str, ttl_seconds: int, client: Any = None
 ) -> Callable[[IdempotentRequest[B], Any], R]:
     """Wrap `action` so a repeated (caller, key) returns the first result instead of running again."""
     config = IdempotencyConfig(
@@ -42,7 +41,8 @@ def idempotent_by_key[B: BaseModel, R: BaseModel](
     once: Callable[..., R] = idempotent_function(
         action,
         data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table_name, boto_config=CLIENT_CONFIG),
+        # Given a client (a plain botocore one), Powertools creates no boto3 session and client of its own.
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client),
         config=config,
         output_serializer=PydanticSerializer,
     )
