@@ -47,8 +47,13 @@ RUNTIME_PROVIDED = "snapshot-restore-py=="
 RESULT_MARKER = "COLD-PROBE "
 AUTHORIZER = "AuthorizerFunction"
 # A function whose sample event is not events/<code dir name>.json.
-EVENT_FILES = {"authorizer": "authorizer_valid_token.json", "summarize_progress": "summarize_progress_modify.json"}
-# Every field any stubbed call reads: DynamoDB (nothing found, nothing unprocessed) and Secrets Manager.
+EVENT_FILES = {
+    "authorizer": "authorizer_valid_token.json",
+    "summarize_progress": "summarize_progress_modify.json",
+    "publish_events": "publish_events_course_completed.json",
+}
+# Every field any stubbed call reads: DynamoDB (nothing found, nothing unprocessed) and Secrets Manager;
+# EventBridge's PutEvents gets an answer of its own.
 STUB_ANSWER = json.dumps(
     {"Items": [], "Count": 0, "ScannedCount": 0, "Responses": {}, "UnprocessedKeys": {}, "SecretString": "bench"}
 ).encode()
@@ -56,13 +61,17 @@ STUB_ANSWER = json.dumps(
 
 class _StubAws(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        answer = STUB_ANSWER
+        if self.headers.get("X-Amz-Target", "").endswith(".PutEvents"):  # every entry accepted
+            entries = [{"EventId": "bench"} for _ in json.loads(request)["Entries"]]
+            answer = json.dumps({"FailedEntryCount": 0, "Entries": entries}).encode()
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(STUB_ANSWER)))
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(answer)))
         self.send_header("x-amzn-RequestId", "bench")
         self.end_headers()
-        self.wfile.write(STUB_ANSWER)
+        self.wfile.write(answer)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: thousands of stubbed calls are not news."""
