@@ -60,6 +60,7 @@ def progress_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "P
 def summary_service(*, clock: Clock = utc_now) -> "SummaryService":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.enrollments import EnrollmentRepository
+    from lms.repositories.fanout import FanoutRepository
     from lms.repositories.progress import ProgressRepository
     from lms.repositories.summaries import SummaryRepository
     from lms.services.summaries import SummaryService
@@ -70,6 +71,7 @@ def summary_service(*, clock: Clock = utc_now) -> "SummaryService":
         EnrollmentRepository(shared),
         ProgressRepository(shared),
         SummaryRepository(shared),
+        FanoutRepository(shared),
         clock=clock,
     )
 

@@ -11,7 +11,6 @@ own partitions, and a transaction adds its learners' summed difference to one of
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any
 
 from lms import keys
 from lms.keys import Entity, Writer
@@ -195,37 +194,3 @@ class SummaryRepository:
                 writer=Writer.SUMMARIZER.value,
             ),
         )
-
-    def schedule_segments(
-        self, course_id: str, cursors: list[dict[str, Any] | None], limit: int, cause: str, now: str
-    ) -> None:
-        """Fan-out segment items 1, 2, ... one per cursor, each in its own partition: their stream records reach
-        the summarizer in parallel (ParallelizationFactor), each segment recomputing `limit` learners."""
-        self._table.put_all(
-            [self._segment_item(course_id, n, cursor, limit, cause, now) for n, cursor in enumerate(cursors, 1)]
-        )
-
-    def continue_segment(
-        self, course_id: str, segment: int, cursor: dict[str, Any], limit: int | None, cause: str, now: str
-    ) -> None:
-        """Leave the rest of a segment to the next invocation (the item's new stream record)."""
-        self._table.put(self._segment_item(course_id, segment, cursor, limit, cause, now))
-
-    def finish_segment(self, course_id: str, segment: int) -> None:
-        self._table.delete(keys.course_fanout_segment(course_id, segment))
-
-    @staticmethod
-    def _segment_item(
-        course_id: str, segment: int, cursor: dict[str, Any] | None, limit: int | None, cause: str, now: str
-    ) -> Item:
-        return {
-            **keys.course_fanout_segment(course_id, segment),
-            "entity": Entity.COURSE_RECOMPUTE,
-            "writer": Writer.SUMMARIZER,
-            "courseId": course_id,
-            "segment": segment,
-            "cursor": cursor,
-            "limit": limit,
-            "cause": cause,
-            "updatedAt": now,
-        }

@@ -47,6 +47,7 @@ from lms.observability import logger
 from lms.pagination import PageRequest
 from lms.repositories.courses import CourseRepository
 from lms.repositories.enrollments import EnrollmentRepository
+from lms.repositories.fanout import FanoutRepository
 from lms.repositories.progress import ProgressRepository
 from lms.repositories.summaries import LEARNERS_PER_TRANSACTION, SummaryRepository, WritesRejectedError
 from lms.services.access import manages_course
@@ -252,6 +253,7 @@ class SummaryService:
         enrollments: EnrollmentRepository,
         progress: ProgressRepository,
         summaries: SummaryRepository,
+        fanout: FanoutRepository,
         *,
         clock: Clock = utc_now,
     ) -> None:
@@ -259,6 +261,7 @@ class SummaryService:
         self._enrollments = enrollments
         self._progress = progress
         self._summaries = summaries
+        self._fanout = fanout
         self._now = clock
         self._outlines: dict[str, Outline] = {}  # lives as long as the execution environment
 
@@ -412,7 +415,7 @@ class SummaryService:
         if not cursors:
             return []
         if len(cursors) > 1:
-            self._summaries.schedule_segments(course_id, cursors[1:], LEARNERS_PER_SEGMENT, cause, self._now())
+            self._fanout.schedule_segments(course_id, cursors[1:], LEARNERS_PER_SEGMENT, cause, self._now())
             logger.info("course fan-out scheduled", extra={"courseId": course_id, "segments": len(cursors)})
         return self.run_segment(course_id, 0, None, LEARNERS_PER_SEGMENT, cause, has_time, stored=False)
 
@@ -447,9 +450,9 @@ class SummaryService:
             if start is None or not page.items:
                 break
             if remaining > 0 and not has_time():
-                self._summaries.continue_segment(course_id, segment, start, remaining, cause, self._now())
+                self._fanout.continue_segment(course_id, segment, start, remaining, cause, self._now())
                 logger.info("fan-out segment continues in the next invocation", extra={"courseId": course_id})
                 return results
         if stored:
-            self._summaries.finish_segment(course_id, segment)
+            self._fanout.finish_segment(course_id, segment)
         return results
