@@ -35,6 +35,11 @@ def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> l
     ]
 
 
+def lesson_ref_of(item: Item) -> LessonRef:
+    """A lesson reference item (keys.lesson_ref) as the value services use."""
+    return LessonRef(item["id"], item["courseId"], item["moduleId"], bool(item["required"]))
+
+
 class CourseRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -146,17 +151,6 @@ class CourseRepository:
         except ConditionFailedError:
             return None
         return int(updated[counter])
-
-    def get_lesson_ref(self, lesson_id: str) -> LessonRef | None:
-        item = self._table.get(keys.lesson_ref(lesson_id))
-        if not item:
-            return None
-        return LessonRef(
-            lesson_id=lesson_id,
-            course_id=item["courseId"],
-            module_id=item["moduleId"],
-            required=item["required"],
-        )
 
     def delete_lesson(self, course_id: str, lesson_id: str, now: str) -> bool:
         """Remove a lesson and uncount it; False when the course has no such lesson."""

@@ -7,6 +7,7 @@ from lms.models.catalog import LessonRef
 from lms.models.enrollments import LEARNING_STATUSES
 from lms.models.progress import Progress, ProgressStatus, VersionedProgress
 from lms.pagination import Page, PageRequest
+from lms.repositories.courses import lesson_ref_of
 from lms.repositories.dynamo import (
     Action,
     Item,
@@ -45,7 +46,7 @@ class ProgressRepository:
         progress: VersionedProgress | None = None
         for item in self._table.batch_get([lesson_ref_key, progress_key]):
             if item["entity"] == Entity.LESSON_REF:
-                lesson = LessonRef(lesson_id, item["courseId"], item["moduleId"], bool(item["required"]))
+                lesson = lesson_ref_of(item)
             else:
                 progress = _versioned(item)
         return lesson, progress
