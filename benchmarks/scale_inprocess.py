@@ -249,13 +249,7 @@ def backlog_course() -> tuple[str, list[dict[str, Any]]]:
                 "writer": "api",
                 "version": BACKLOG_EVENTS_PER_LEARNER // BACKLOG_LESSONS,
             }
-    batch = list(items.values())
-    for start in range(0, len(batch), 25):
-        pending: dict[str, Any] = {
-            TABLE.name: [{"PutRequest": {"Item": serialize(i)}} for i in batch[start : start + 25]]
-        }
-        while pending:
-            pending = TABLE.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+    TABLE.put_all(list(items.values()))
     records = [
         stream_record(items[(learner, lessons[event % BACKLOG_LESSONS][1])], sequence=event * BACKLOG_LEARNERS + n)
         for event in range(BACKLOG_EVENTS_PER_LEARNER)

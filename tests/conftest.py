@@ -129,6 +129,12 @@ class ApiHarness:
     def _handler(self, function: str) -> Any:
         return self.module(function).lambda_handler
 
+    def wire(self, monkeypatch: pytest.MonkeyPatch, name: str, service: Any, *functions: str) -> None:
+        """Give these handlers `service` as their `name`: one lms.container built for this test (with
+        a test clock or ids, say), as it builds theirs; monkeypatch restores theirs after the test."""
+        for function in functions:
+            monkeypatch.setattr(self.module(function), name, service)
+
     def call(
         self,
         function: str,

@@ -139,9 +139,9 @@ def tamper(cursor: str) -> str:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> None:
+def clock(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each timestamp the enrollment service takes is one second after the previous one."""
-    import lms.services.enrollments as service
+    from lms import container
 
     seconds = itertools.count()
 
@@ -149,7 +149,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> None:
         minutes, second = divmod(next(seconds), 60)
         return f"2030-01-01T00:{minutes:02d}:{second:02d}.000Z"
 
-    monkeypatch.setattr(service, "utc_now", tick)
+    service = container.enrollment_service(clock=tick)
+    api.wire(monkeypatch, "enrollments", service, "create_enrollment", "update_enrollment")
 
 
 # ----------------------------------------------------------------------------------------- enroll

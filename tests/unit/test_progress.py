@@ -126,9 +126,12 @@ class SteppingClock:
 
 
 @pytest.fixture
-def stepping_clock(monkeypatch: pytest.MonkeyPatch) -> SteppingClock:
+def stepping_clock(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> SteppingClock:
+    """The progress handlers' service, wired with a SteppingClock."""
+    from lms import container
+
     clock = SteppingClock()
-    monkeypatch.setattr("lms.services.progress.utc_now", clock)
+    api.wire(monkeypatch, "progress", container.progress_service(clock=clock), "record_progress", "update_progress")
     return clock
 
 

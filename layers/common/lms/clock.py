@@ -2,6 +2,7 @@
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -20,3 +21,8 @@ def new_id() -> str:
         value, digit = divmod(value, 32)
         chars.append(_CROCKFORD[digit])
     return "".join(reversed(chars))
+
+
+# What services take, so that tests hand them a fixed or stepping clock and known ids.
+Clock = Callable[[], str]
+IdGenerator = Callable[[], str]

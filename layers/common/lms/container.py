@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from snapshot_restore_py import register_after_restore
 
 from lms.aws import CLIENT_CONFIG
+from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.repositories.dynamo import Table
 from lms.settings import get_settings
 
@@ -62,41 +63,47 @@ def table() -> Table:
     return Table(cast("DynamoDBClient", _client("dynamodb")), get_settings().table_name)
 
 
-def catalog_service() -> "CatalogService":
+def catalog_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "CatalogService":
     from lms.repositories.courses import CourseRepository
     from lms.services.catalog import CatalogService
 
-    return CatalogService(CourseRepository(table()))
+    return CatalogService(CourseRepository(table()), clock=clock, ids=ids)
 
 
-def enrollment_service() -> "EnrollmentService":
+def enrollment_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "EnrollmentService":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.enrollments import EnrollmentRepository
     from lms.services.enrollments import EnrollmentService
 
     shared = table()
-    return EnrollmentService(EnrollmentRepository(shared), CourseRepository(shared))
+    return EnrollmentService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock, ids=ids)
 
 
-def progress_service() -> "ProgressService":
+def progress_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "ProgressService":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.progress import ProgressRepository
     from lms.services.progress import ProgressService
 
     shared = table()
-    return ProgressService(ProgressRepository(shared), CourseRepository(shared))
+    return ProgressService(ProgressRepository(shared), CourseRepository(shared), clock=clock, ids=ids)
 
 
-def summary_service() -> "SummaryService":
+def summary_service(*, clock: Clock = utc_now) -> "SummaryService":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.enrollments import EnrollmentRepository
+    from lms.repositories.fanout import FanoutRepository
     from lms.repositories.progress import ProgressRepository
     from lms.repositories.summaries import SummaryRepository
     from lms.services.summaries import SummaryService
 
     shared = table()
     return SummaryService(
-        CourseRepository(shared), EnrollmentRepository(shared), ProgressRepository(shared), SummaryRepository(shared)
+        CourseRepository(shared),
+        EnrollmentRepository(shared),
+        ProgressRepository(shared),
+        SummaryRepository(shared),
+        FanoutRepository(shared),
+        clock=clock,
     )
 
 

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
@@ -92,4 +93,14 @@ class LessonCreated(ResponseModel):
     module_id: str
     title: str
     position: int
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LessonRef:
+    """Where a lesson lives, found from its id alone."""
+
+    lesson_id: str
+    course_id: str
+    module_id: str
     required: bool

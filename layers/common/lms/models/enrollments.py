@@ -45,3 +45,7 @@ class EnrollOutcome(ResponseModel):
 
     enrollment: Enrollment
     created: bool
+
+
+# The statuses in which a learner may record progress.
+LEARNING_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)

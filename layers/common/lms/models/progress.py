@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import Field
@@ -90,3 +91,11 @@ class CourseAggregate(ResponseModel):
 class ProgressOutcome(ResponseModel):
     progress: Progress
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedProgress:
+    """A progress record and the version it was stored at (0: not stored yet)."""
+
+    progress: Progress
+    version: int

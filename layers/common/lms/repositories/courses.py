@@ -1,31 +1,22 @@
 """Course outlines: the course head, its modules and lessons, and lesson references."""
 
-import time
-from dataclasses import dataclass
-from typing import Any
-
-from botocore.exceptions import ClientError
-
 from lms import keys
 from lms.keys import Entity, Writer
-from lms.models.catalog import Course, Lesson, LessonCreated, Module, ModuleCreated
-from lms.repositories.dynamo import Item, Table, is_condition_failure, serialize, values
+from lms.models.catalog import Course, Lesson, LessonCreated, LessonRef, Module, ModuleCreated
+from lms.repositories.dynamo import (
+    ConditionFailedError,
+    Item,
+    Table,
+    TransactionCancelledError,
+    delete_action,
+    put_action,
+    update_action,
+    values,
+)
 
-_BATCH_WRITE_SIZE = 25
 # Batches written at once: a full outline (500 lessons, 100 modules: 44 batches) takes a few
 # rounds instead of 44 round trips; within botocore's default pool of 10 connections.
 _PARALLEL_BATCHES = 8
-_UNPROCESSED_BACKOFF_SECONDS = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class LessonRef:
-    """Where a lesson lives, found from its id alone."""
-
-    lesson_id: str
-    course_id: str
-    module_id: str
-    required: bool
 
 
 def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> list[Item]:
@@ -42,6 +33,11 @@ def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> l
         },
         {**keys.lesson_ref(lesson.id), **common, "entity": Entity.LESSON_REF},
     ]
+
+
+def lesson_ref_of(item: Item) -> LessonRef:
+    """A lesson reference item (keys.lesson_ref) as the value services use."""
+    return LessonRef(item["id"], item["courseId"], item["moduleId"], bool(item["required"]))
 
 
 class CourseRepository:
@@ -70,33 +66,9 @@ class CourseRepository:
         head = course.model_dump(by_alias=True, exclude={"modules"}, exclude_none=True)
         head.update(keys.course(course.id), entity=Entity.COURSE, writer=Writer.API)
         head.update(lastModulePosition=len(course.modules), seatsTaken=0)
-        self._batch_put_all(items)
-        self._table.client.put_item(
-            TableName=self._table.name, Item=serialize(head), ConditionExpression="attribute_not_exists(pk)"
-        )
-
-    def _batch_put_all(self, items: list[Item]) -> None:
-        batches = [items[start : start + _BATCH_WRITE_SIZE] for start in range(0, len(items), _BATCH_WRITE_SIZE)]
-        if len(batches) <= 1:
-            for batch in batches:
-                self._batch_put(batch)
-            return
-        from concurrent.futures import ThreadPoolExecutor  # only course creation writes in parallel
-
-        with ThreadPoolExecutor(max_workers=_PARALLEL_BATCHES) as pool:
-            # list() re-raises the first failure; the head is then never written.
-            list(pool.map(self._batch_put, batches))
-
-    def _batch_put(self, items: list[Item]) -> None:
-        pending: dict[str, Any] = {self._table.name: [{"PutRequest": {"Item": serialize(i)}} for i in items]}
-        attempt = 0
-        while pending:
-            if attempt:
-                # Unprocessed items mean throttling: back off before asking again, as AWS advises.
-                time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
-            response = self._table.client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            attempt += 1
+        # put_all raises on the first failure; the head is then never written.
+        self._table.put_all(items, parallel=_PARALLEL_BATCHES)
+        self._table.put(head, condition="attribute_not_exists(pk)")
 
     def get_head(self, course_id: str) -> Course | None:
         item = self._table.get(keys.course(course_id))
@@ -137,7 +109,7 @@ class CourseRepository:
             "writer": Writer.API,
             "lastLessonPosition": 0,
         }
-        self._table.client.put_item(TableName=self._table.name, Item=serialize(item))
+        self._table.put(item)
         return module
 
     def append_lesson(self, course_id: str, module_id: str, lesson: Lesson, now: str) -> LessonCreated | None:
@@ -149,16 +121,14 @@ class CourseRepository:
         lesson_item, ref_item = _lesson_items(course_id, module_id, placed, now)
         self._table.transact(
             [
-                {"Put": {"Item": serialize(lesson_item)}},
-                {"Put": {"Item": serialize(ref_item)}},
-                {
-                    "Update": {
-                        "Key": serialize(keys.course(course_id)),
-                        "UpdateExpression": "ADD lessonCount :one, requiredLessonCount :req SET updatedAt = :now",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": values(one=1, req=int(lesson.required), now=now),
-                    }
-                },
+                put_action(lesson_item),
+                put_action(ref_item),
+                update_action(
+                    keys.course(course_id),
+                    "ADD lessonCount :one, requiredLessonCount :req SET updatedAt = :now",
+                    condition="attribute_exists(pk)",
+                    expression_values=values(one=1, req=int(lesson.required), now=now),
+                ),
             ]
         )
         return LessonCreated(
@@ -172,30 +142,15 @@ class CourseRepository:
 
     def _next_position(self, key: dict[str, str], counter: str, now: str) -> int | None:
         try:
-            response = self._table.client.update_item(
-                TableName=self._table.name,
-                Key=serialize(key),
-                UpdateExpression=f"ADD {counter} :one SET updatedAt = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=values(one=1, now=now),
-                ReturnValues="UPDATED_NEW",
+            updated = self._table.update(
+                key,
+                f"ADD {counter} :one SET updatedAt = :now",
+                condition="attribute_exists(pk)",
+                expression_values=values(one=1, now=now),
             )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        return int(response["Attributes"][counter]["N"])
-
-    def get_lesson_ref(self, lesson_id: str) -> LessonRef | None:
-        item = self._table.get(keys.lesson_ref(lesson_id))
-        if not item:
+        except ConditionFailedError:
             return None
-        return LessonRef(
-            lesson_id=lesson_id,
-            course_id=item["courseId"],
-            module_id=item["moduleId"],
-            required=item["required"],
-        )
+        return int(updated[counter])
 
     def delete_lesson(self, course_id: str, lesson_id: str, now: str) -> bool:
         """Remove a lesson and uncount it; False when the course has no such lesson."""
@@ -206,24 +161,15 @@ class CourseRepository:
         try:
             self._table.transact(
                 [
-                    {
-                        "Delete": {
-                            "Key": serialize(keys.lesson(course_id, lesson_id)),
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                    {"Delete": {"Key": serialize(keys.lesson_ref(lesson_id))}},
-                    {
-                        "Update": {
-                            "Key": serialize(keys.course(course_id)),
-                            "UpdateExpression": "ADD lessonCount :minus, requiredLessonCount :req SET updatedAt = :now",
-                            "ExpressionAttributeValues": values(minus=-1, req=-int(required), now=now),
-                        }
-                    },
+                    delete_action(keys.lesson(course_id, lesson_id), condition="attribute_exists(pk)"),
+                    delete_action(keys.lesson_ref(lesson_id)),
+                    update_action(
+                        keys.course(course_id),
+                        "ADD lessonCount :minus, requiredLessonCount :req SET updatedAt = :now",
+                        expression_values=values(minus=-1, req=-int(required), now=now),
+                    ),
                 ]
             )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                return False  # deleted concurrently
-            raise
+        except TransactionCancelledError:
+            return False  # deleted concurrently
         return True

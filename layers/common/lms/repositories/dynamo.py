@@ -1,5 +1,8 @@
-"""Low-level helpers shared by the repositories: (de)serialisation, queries, transactions."""
+"""The table gateway: every call the repositories make to DynamoDB goes through `Table`, and a
+cancelled transaction or a failed condition surfaces as one typed exception (`TransactionCancelledError`,
+`ConditionFailedError`), never as a botocore error to pick apart."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +17,8 @@ else:
     DynamoDBClient = Any
 
 Item = dict[str, Any]
+_BATCH_WRITE_SIZE = 25
+_UNPROCESSED_BACKOFF_SECONDS = 0.05
 # Query calls one list request may make: bounds what a filtered page reads (see Table.query_page).
 READS_PER_PAGE = 3
 
@@ -65,18 +70,41 @@ def values(**named: Any) -> dict[str, Any]:
     return {f":{name}": serialize_value(value) for name, value in named.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Cancellation:
-    """Why a transaction was cancelled: one reason per action, in order."""
+class ConditionFailedError(Exception):
+    """A single write's condition did not hold."""
 
-    codes: list[str]
-    items: list[Item | None]
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why one action of a cancelled transaction did not commit: DynamoDB's code ("None": it would
+    have), and the item as stored when the action asked for it (ReturnValuesOnConditionCheckFailure)."""
+
+    code: str
+    item: Item | None = None
+
+
+class TransactionCancelledError(Exception):
+    """A transaction was cancelled: one reason per action, in the order of the actions."""
+
+    def __init__(self, reasons: list[Reason]) -> None:
+        super().__init__(", ".join(reason.code for reason in reasons))
+        self.reasons = reasons
 
     def failed(self, index: int) -> bool:
-        return self.codes[index] == "ConditionalCheckFailed"
+        """Whether action `index` failed its condition."""
+        return index < len(self.reasons) and self.reasons[index].code == "ConditionalCheckFailed"
+
+    def item(self, index: int) -> Item | None:
+        """The item action `index` found, when it failed its condition and asked for it."""
+        return self.reasons[index].item if index < len(self.reasons) else None
+
+    @property
+    def conflicted(self) -> bool:
+        """Another transaction held one of the items: the same actions may succeed if sent again."""
+        return any(reason.code == "TransactionConflict" for reason in self.reasons)
 
 
-def cancellation(error: ClientError) -> Cancellation | None:
+def _cancellation(error: ClientError) -> TransactionCancelledError | None:
     """The reasons of a TransactionCanceledException, or None for any other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return None
@@ -86,18 +114,80 @@ def cancellation(error: ClientError) -> Cancellation | None:
         message = error.response.get("Error", {}).get("Message", "")
         listed = message[message.find("[") + 1 : message.rfind("]")].split(",")
         reasons = [{"Code": code.strip()} for code in listed]
-    return Cancellation(
-        codes=[reason.get("Code", "None") for reason in reasons],
-        items=[deserialize(r["Item"]) if r.get("Item") else None for r in reasons],
+    return TransactionCancelledError(
+        [Reason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None) for r in reasons]
     )
 
 
-def is_condition_failure(error: ClientError) -> bool:
+def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+# Transaction actions, in TransactWriteItems' shape without the table name (Table fills it in). The
+# single-item verbs of Table take the same arguments, so a condition reads alike in both.
+Action = dict[str, dict[str, Any]]
+
+
+def _expressions(
+    condition: str | None, expression_values: dict[str, Any] | None, names: dict[str, str] | None
+) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    if condition:
+        request["ConditionExpression"] = condition
+    if expression_values:
+        request["ExpressionAttributeValues"] = expression_values
+    if names:
+        request["ExpressionAttributeNames"] = names
+    return request
+
+
+def put_action(
+    item: Item,
+    *,
+    condition: str | None = None,
+    expression_values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+    return_old_on_failure: bool = False,
+) -> Action:
+    request = {"Item": serialize(item), **_expressions(condition, expression_values, names)}
+    if return_old_on_failure:
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"Put": request}
+
+
+def update_action(
+    key: dict[str, str],
+    expression: str,
+    *,
+    condition: str | None = None,
+    expression_values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> Action:
+    return {
+        "Update": {"Key": serialize(key), "UpdateExpression": expression}
+        | _expressions(condition, expression_values, names)
+    }
+
+
+def delete_action(
+    key: dict[str, str], *, condition: str | None = None, expression_values: dict[str, Any] | None = None
+) -> Action:
+    return {"Delete": {"Key": serialize(key), **_expressions(condition, expression_values, None)}}
+
+
+def condition_check(
+    key: dict[str, str],
+    condition: str,
+    *,
+    expression_values: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
+) -> Action:
+    return {"ConditionCheck": {"Key": serialize(key), **_expressions(condition, expression_values, names)}}
+
+
 class Table:
-    """The single table: a client and a name, with the handful of calls the repositories share."""
+    """The single table: a client and a name, with every call the repositories make. `client` is
+    public for instrumentation (tests and benchmarks count or fail its calls), not for repositories."""
 
     def __init__(self, client: DynamoDBClient, name: str) -> None:
         self.client = client
@@ -201,8 +291,81 @@ class Table:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def transact(self, actions: list[dict[str, Any]]) -> None:
-        """TransactWriteItems; actions name no table, it is filled in here."""
+    def put(
+        self,
+        item: Item,
+        *,
+        condition: str | None = None,
+        expression_values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        """PutItem; ConditionFailedError when `condition` does not hold."""
+        request = put_action(item, condition=condition, expression_values=expression_values, names=names)["Put"]
+        self._conditional(lambda: self.client.put_item(TableName=self.name, **request))
+
+    def update(
+        self,
+        key: dict[str, str],
+        expression: str,
+        *,
+        condition: str | None = None,
+        expression_values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Item:
+        """UpdateItem; returns the attributes it changed, as they are now. ConditionFailedError when
+        `condition` does not hold."""
+        request = update_action(key, expression, condition=condition, expression_values=expression_values, names=names)[
+            "Update"
+        ]
+        response = self._conditional(
+            lambda: self.client.update_item(TableName=self.name, ReturnValues="UPDATED_NEW", **request)
+        )
+        return deserialize(response.get("Attributes", {}))
+
+    def delete(self, key: dict[str, str]) -> None:
+        self.client.delete_item(TableName=self.name, Key=serialize(key))
+
+    @staticmethod
+    def _conditional[R](call: Callable[[], R]) -> R:
+        try:
+            return call()
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise ConditionFailedError from error
+            raise
+
+    def put_all(self, items: list[Item], *, parallel: int = 1) -> None:
+        """BatchWriteItem in requests of 25 items, up to `parallel` of them in flight at once; what
+        DynamoDB leaves unprocessed (throttling) is sent again after a backoff, as AWS advises."""
+        batches = [items[start : start + _BATCH_WRITE_SIZE] for start in range(0, len(items), _BATCH_WRITE_SIZE)]
+        if parallel <= 1 or len(batches) <= 1:
+            for batch in batches:
+                self._put_batch(batch)
+            return
+        from concurrent.futures import ThreadPoolExecutor  # only large writes (a course outline) pay for it
+
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            # list() re-raises the first failure.
+            list(pool.map(self._put_batch, batches))
+
+    def _put_batch(self, items: list[Item]) -> None:
+        pending: dict[str, Any] = {self.name: [{"PutRequest": {"Item": serialize(i)}} for i in items]}
+        attempt = 0
+        while pending:
+            if attempt:
+                time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
+            response = self.client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            attempt += 1
+
+    def transact(self, actions: list[Action]) -> None:
+        """TransactWriteItems; TransactionCancelledError (with a reason per action) when it is cancelled."""
         for action in actions:
             next(iter(action.values()))["TableName"] = self.name
-        self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        try:
+            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except ClientError as error:
+            cancelled = _cancellation(error)
+            if cancelled is None:
+                raise
+            raise cancelled from error

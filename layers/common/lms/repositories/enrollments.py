@@ -3,14 +3,20 @@ and the course head's seat counter, changed in the same transactions."""
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.pagination import Page, PageRequest
-from lms.repositories.dynamo import Table, cancellation, serialize, values
+from lms.repositories.dynamo import (
+    Action,
+    Table,
+    TransactionCancelledError,
+    delete_action,
+    put_action,
+    update_action,
+    values,
+)
 
 
 class EnrollmentExistsError(Exception):
@@ -31,16 +37,15 @@ class StaleEnrollmentError(Exception):
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
 
 
-def _seat_update(course_id: str, delta: int, now: str) -> dict[str, Any]:
-    update: dict[str, Any] = {
-        "Key": serialize(keys.course(course_id)),
-        "UpdateExpression": "ADD seatsTaken :delta",
-        "ExpressionAttributeValues": values(delta=delta),
-    }
-    if delta > 0:
-        update["ConditionExpression"] = _TAKE_SEAT
-        update["ExpressionAttributeNames"] = {"#capacity": "capacity"}
-    return {"Update": update}
+def _seat_update(course_id: str, delta: int) -> Action:
+    takes_seat = delta > 0
+    return update_action(
+        keys.course(course_id),
+        "ADD seatsTaken :delta",
+        condition=_TAKE_SEAT if takes_seat else None,
+        expression_values=values(delta=delta),
+        names={"#capacity": "capacity"} if takes_seat else None,
+    )
 
 
 class EnrollmentRepository:
@@ -67,30 +72,23 @@ class EnrollmentRepository:
         try:
             self._table.transact(
                 [
-                    {
-                        "Put": {
-                            "Item": serialize(self._item(enrollment)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {"Put": {"Item": serialize(ref), "ConditionExpression": "attribute_not_exists(pk)"}},
-                    _seat_update(enrollment.course_id, +1, enrollment.enrolled_at),
+                    put_action(
+                        self._item(enrollment), condition="attribute_not_exists(pk)", return_old_on_failure=True
+                    ),
+                    put_action(ref, condition="attribute_not_exists(pk)"),
+                    _seat_update(enrollment.course_id, +1),
                 ]
             )
-        except ClientError as error:
-            reasons = cancellation(error)
-            if reasons is None:
-                raise
-            if reasons.failed(0):
-                existing = reasons.items[0] or self._table.get(
+        except TransactionCancelledError as cancelled:
+            if cancelled.failed(0):
+                existing = cancelled.item(0) or self._table.get(
                     keys.enrollment(enrollment.user_id, enrollment.course_id)
                 )
                 if existing:
-                    raise EnrollmentExistsError(Enrollment.model_validate(existing)) from error
-            if reasons.failed(2):
-                raise CourseUnavailableError from error
-            raise StaleEnrollmentError from error
+                    raise EnrollmentExistsError(Enrollment.model_validate(existing)) from cancelled
+            if cancelled.failed(2):
+                raise CourseUnavailableError from cancelled
+            raise StaleEnrollmentError from cancelled
 
     def get(self, user_id: str, course_id: str) -> Enrollment | None:
         item = self._table.get(keys.enrollment(user_id, course_id))
@@ -118,13 +116,12 @@ class EnrollmentRepository:
     def change_status(self, current: Enrollment, changed: Enrollment, seat_delta: int) -> None:
         """Write a status change if the enrollment is still at `current.version`, moving a seat
         in the same transaction when the change takes or frees one."""
-        update = {
-            "Key": serialize(keys.enrollment(current.user_id, current.course_id)),
-            "UpdateExpression": "SET #status = :status, updatedAt = :now, completedAt = :completed, "
-            "version = :version, writer = :writer",
-            "ConditionExpression": "version = :expected",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values(
+        update = update_action(
+            keys.enrollment(current.user_id, current.course_id),
+            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer",
+            condition="version = :expected",
+            names={"#status": "status"},
+            expression_values=values(
                 status=changed.status.value,
                 now=changed.updated_at,
                 completed=changed.completed_at,
@@ -132,39 +129,32 @@ class EnrollmentRepository:
                 writer=Writer.API.value,
                 expected=current.version,
             ),
-        }
-        actions: list[dict[str, Any]] = [{"Update": update}]
+        )
+        actions = [update]
         if seat_delta:
-            actions.append(_seat_update(current.course_id, seat_delta, changed.updated_at))
+            actions.append(_seat_update(current.course_id, seat_delta))
         try:
             self._table.transact(actions)
-        except ClientError as error:
-            reasons = cancellation(error)
-            if reasons is None:
-                raise
-            if len(reasons.codes) > 1 and reasons.failed(1):
-                raise CourseUnavailableError from error
-            raise StaleEnrollmentError from error
+        except TransactionCancelledError as cancelled:
+            if cancelled.failed(1):
+                raise CourseUnavailableError from cancelled
+            raise StaleEnrollmentError from cancelled
 
     def delete(self, enrollment: Enrollment) -> None:
-        actions: list[dict[str, Any]] = [
-            {
-                "Delete": {
-                    "Key": serialize(keys.enrollment(enrollment.user_id, enrollment.course_id)),
-                    "ConditionExpression": "version = :expected",
-                    "ExpressionAttributeValues": values(expected=enrollment.version),
-                }
-            },
-            {"Delete": {"Key": serialize(keys.enrollment_ref(enrollment.id))}},
+        actions = [
+            delete_action(
+                keys.enrollment(enrollment.user_id, enrollment.course_id),
+                condition="version = :expected",
+                expression_values=values(expected=enrollment.version),
+            ),
+            delete_action(keys.enrollment_ref(enrollment.id)),
         ]
         if enrollment.status != EnrollmentStatus.DROPPED:
-            actions.append(_seat_update(enrollment.course_id, -1, enrollment.updated_at))
+            actions.append(_seat_update(enrollment.course_id, -1))
         try:
             self._table.transact(actions)
-        except ClientError as error:
-            if cancellation(error) is None:
-                raise
-            raise StaleEnrollmentError from error
+        except TransactionCancelledError as cancelled:
+            raise StaleEnrollmentError from cancelled
 
     def list_for_user(self, user_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
         result = self._table.query_prefix(

@@ -1,19 +1,22 @@
 """Lesson progress: one item per learner and lesson, written with optimistic versions so that
 concurrent writes lose nothing, and only while the learner holds a seat in the course."""
 
-from typing import Any
-
-from botocore.exceptions import ClientError
-
 from lms import keys
 from lms.keys import Entity, Writer
-from lms.models.progress import Progress, ProgressStatus
+from lms.models.catalog import LessonRef
+from lms.models.enrollments import LEARNING_STATUSES
+from lms.models.progress import Progress, ProgressStatus, VersionedProgress
 from lms.pagination import Page, PageRequest
-from lms.repositories.courses import LessonRef
-from lms.repositories.dynamo import Item, Table, cancellation, serialize, values
-
-# Enrollment statuses that may record progress.
-LEARNING_STATUSES = ("ACTIVE", "COMPLETED")
+from lms.repositories.courses import lesson_ref_of
+from lms.repositories.dynamo import (
+    Action,
+    Item,
+    Table,
+    TransactionCancelledError,
+    condition_check,
+    put_action,
+    values,
+)
 
 
 class NotEnrolledError(Exception):
@@ -23,23 +26,13 @@ class NotEnrolledError(Exception):
 class ProgressChangedError(Exception):
     """Another write got there first; `current` is what is stored now (None: unknown, re-read)."""
 
-    def __init__(self, current: "VersionedProgress | None") -> None:
+    def __init__(self, current: VersionedProgress | None) -> None:
         super().__init__("progress changed concurrently")
         self.current = current
 
 
-class VersionedProgress:
-    """A progress record and the version it was stored at (0: not stored yet)."""
-
-    __slots__ = ("progress", "version")
-
-    def __init__(self, progress: Progress, version: int) -> None:
-        self.progress = progress
-        self.version = version
-
-    @classmethod
-    def from_item(cls, item: Item) -> "VersionedProgress":
-        return cls(Progress.model_validate(item), int(item.get("version", 0)))
+def _versioned(item: Item) -> VersionedProgress:
+    return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)))
 
 
 class ProgressRepository:
@@ -53,20 +46,20 @@ class ProgressRepository:
         progress: VersionedProgress | None = None
         for item in self._table.batch_get([lesson_ref_key, progress_key]):
             if item["entity"] == Entity.LESSON_REF:
-                lesson = LessonRef(lesson_id, item["courseId"], item["moduleId"], bool(item["required"]))
+                lesson = lesson_ref_of(item)
             else:
-                progress = VersionedProgress.from_item(item)
+                progress = _versioned(item)
         return lesson, progress
 
     def get(self, user_id: str, lesson_id: str) -> VersionedProgress | None:
         item = self._table.get(keys.progress(user_id, lesson_id))
-        return VersionedProgress.from_item(item) if item else None
+        return _versioned(item) if item else None
 
     def get_by_id(self, progress_id: str) -> VersionedProgress | None:
         item = self._table.get_by_ref(
             keys.progress_ref(progress_id), lambda ref: keys.progress(ref["userId"], ref["lessonId"]), progress_id
         )
-        return VersionedProgress.from_item(item) if item else None
+        return _versioned(item) if item else None
 
     def for_lessons(self, user_id: str, lesson_ids: list[str]) -> dict[str, Progress]:
         """The learner's records for these lessons, keyed by lesson id (strongly consistent)."""
@@ -98,30 +91,27 @@ class ProgressRepository:
         With `require_enrollment`, the learner's enrollment is checked in the same transaction, so a
         drop that lands between the check and the write cannot slip through.
         """
-        put: dict[str, Any] = {
-            "Item": serialize(self._item(changed, expected_version + 1)),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
         if expected_version:
-            put["ConditionExpression"] = "version = :expected"
-            put["ExpressionAttributeValues"] = values(expected=expected_version)
+            condition, expected = "version = :expected", values(expected=expected_version)
         else:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        actions: list[dict[str, Any]] = []
+            condition, expected = "attribute_not_exists(pk)", None
+        put = put_action(
+            self._item(changed, expected_version + 1),
+            condition=condition,
+            expression_values=expected,
+            return_old_on_failure=True,
+        )
+        actions: list[Action] = []
         if require_enrollment:
             actions.append(
-                {
-                    "ConditionCheck": {
-                        "Key": serialize(keys.enrollment(changed.user_id, changed.course_id)),
-                        "ConditionExpression": "#status IN (:active, :completed)",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": values(
-                            active=LEARNING_STATUSES[0], completed=LEARNING_STATUSES[1]
-                        ),
-                    }
-                }
+                condition_check(
+                    keys.enrollment(changed.user_id, changed.course_id),
+                    "#status IN (:active, :completed)",
+                    names={"#status": "status"},
+                    expression_values=values(active=LEARNING_STATUSES[0].value, completed=LEARNING_STATUSES[1].value),
+                )
             )
-        actions.append({"Put": put})
+        actions.append(put)
         if not expected_version:
             ref = {
                 **keys.progress_ref(changed.id),
@@ -129,18 +119,15 @@ class ProgressRepository:
                 "userId": changed.user_id,
                 "lessonId": changed.lesson_id,
             }
-            actions.append({"Put": {"Item": serialize(ref)}})
+            actions.append(put_action(ref))
         try:
             self._table.transact(actions)
-        except ClientError as error:
-            reasons = cancellation(error)
-            if reasons is None:
-                raise
-            if require_enrollment and reasons.failed(0):
-                raise NotEnrolledError from error
+        except TransactionCancelledError as cancelled:
+            if require_enrollment and cancelled.failed(0):
+                raise NotEnrolledError from cancelled
             put_index = 1 if require_enrollment else 0
-            current = reasons.items[put_index] if reasons.failed(put_index) else None
-            raise ProgressChangedError(VersionedProgress.from_item(current) if current else None) from error
+            current = cancelled.item(put_index) if cancelled.failed(put_index) else None
+            raise ProgressChangedError(_versioned(current) if current else None) from cancelled
 
     def list_for_user(self, user_id: str, status: ProgressStatus | None, page: PageRequest) -> Page[Progress]:
         result = self._table.query_prefix(

@@ -1,6 +1,6 @@
 """The course catalog: outlines that progress is measured against."""
 
-from lms.clock import new_id, utc_now
+from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import ForbiddenError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import (
@@ -18,8 +18,10 @@ from lms.services.access import require_course_manager
 
 
 class CatalogService:
-    def __init__(self, courses: CourseRepository) -> None:
+    def __init__(self, courses: CourseRepository, *, clock: Clock = utc_now, ids: IdGenerator = new_id) -> None:
         self._courses = courses
+        self._now = clock
+        self._new_id = ids
 
     def create_course(self, identity: Identity, draft: CourseCreate) -> Course:
         if not (identity.is_admin or identity.is_instructor):
@@ -27,14 +29,14 @@ class CatalogService:
         instructor_ids = list(dict.fromkeys(draft.instructor_ids))
         if identity.is_instructor and identity.user_id not in instructor_ids:
             instructor_ids.append(identity.user_id)
-        now = utc_now()
+        now = self._now()
         modules = [
             Module(
-                id=new_id(),
+                id=self._new_id(),
                 title=module.title,
                 position=module_position,
                 lessons=[
-                    Lesson(id=new_id(), title=lesson.title, position=lesson_position, required=lesson.required)
+                    Lesson(id=self._new_id(), title=lesson.title, position=lesson_position, required=lesson.required)
                     for lesson_position, lesson in enumerate(module.lessons, start=1)
                 ],
             )
@@ -42,7 +44,7 @@ class CatalogService:
         ]
         lessons = [lesson for module in modules for lesson in module.lessons]
         course = Course(
-            id=new_id(),
+            id=self._new_id(),
             title=draft.title,
             description=draft.description,
             capacity=draft.capacity,
@@ -71,20 +73,20 @@ class CatalogService:
 
     def add_module(self, identity: Identity, course_id: str, draft: ModuleCreate) -> ModuleCreated:
         self._managed_course(identity, course_id)
-        module = self._courses.append_module(course_id, new_id(), draft.title, utc_now())
+        module = self._courses.append_module(course_id, self._new_id(), draft.title, self._now())
         if module is None:
             raise NotFoundError("Course not found.")
         return module
 
     def add_lesson(self, identity: Identity, course_id: str, module_id: str, draft: LessonCreate) -> LessonCreated:
         self._managed_course(identity, course_id)
-        lesson = Lesson(id=new_id(), title=draft.title, position=0, required=draft.required)
-        created = self._courses.append_lesson(course_id, module_id, lesson, utc_now())
+        lesson = Lesson(id=self._new_id(), title=draft.title, position=0, required=draft.required)
+        created = self._courses.append_lesson(course_id, module_id, lesson, self._now())
         if created is None:
             raise NotFoundError("Module not found in this course.")
         return created
 
     def delete_lesson(self, identity: Identity, course_id: str, lesson_id: str) -> None:
         self._managed_course(identity, course_id)
-        if not self._courses.delete_lesson(course_id, lesson_id, utc_now()):
+        if not self._courses.delete_lesson(course_id, lesson_id, self._now()):
             raise NotFoundError("Lesson not found in this course.")

@@ -2,7 +2,7 @@
 
 import re
 
-from lms.clock import new_id, utc_now
+from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import (
     AlreadyEnrolledError,
     BadRequestError,
@@ -52,9 +52,18 @@ def _is_staff(identity: Identity, course: Course | None) -> bool:
 
 
 class EnrollmentService:
-    def __init__(self, enrollments: EnrollmentRepository, courses: CourseRepository) -> None:
+    def __init__(
+        self,
+        enrollments: EnrollmentRepository,
+        courses: CourseRepository,
+        *,
+        clock: Clock = utc_now,
+        ids: IdGenerator = new_id,
+    ) -> None:
         self._enrollments = enrollments
         self._courses = courses
+        self._now = clock
+        self._new_id = ids
 
     def _course(self, course_id: str) -> Course:
         course = self._courses.get_head(course_id)
@@ -67,9 +76,9 @@ class EnrollmentService:
         learner = user_id or identity.user_id
         if learner != identity.user_id and not manages_course(identity, course):
             raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
-        now = utc_now()
+        now = self._now()
         enrollment = Enrollment(
-            id=new_id(),
+            id=self._new_id(),
             user_id=learner,
             course_id=course_id,
             status=EnrollmentStatus.ACTIVE,
@@ -102,7 +111,7 @@ class EnrollmentService:
     def _transition(self, current: Enrollment, status: EnrollmentStatus, course: Course | None) -> Enrollment:
         if status == current.status:
             return current
-        now = utc_now()
+        now = self._now()
         completed_at = current.completed_at
         if status == EnrollmentStatus.COMPLETED and completed_at is None:
             completed_at = now

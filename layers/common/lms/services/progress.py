@@ -4,10 +4,10 @@ A learner's course summary is read through lms.services.summaries."""
 import random
 import time
 
-from lms.clock import new_id, utc_now
+from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
-from lms.models.catalog import Course
+from lms.models.catalog import Course, LessonRef
 from lms.models.progress import (
     Progress,
     ProgressAction,
@@ -15,15 +15,11 @@ from lms.models.progress import (
     ProgressRecord,
     ProgressStatus,
     ProgressUpdate,
-)
-from lms.pagination import Page, PageRequest
-from lms.repositories.courses import CourseRepository, LessonRef
-from lms.repositories.progress import (
-    NotEnrolledError,
-    ProgressChangedError,
-    ProgressRepository,
     VersionedProgress,
 )
+from lms.pagination import Page, PageRequest
+from lms.repositories.courses import CourseRepository
+from lms.repositories.progress import NotEnrolledError, ProgressChangedError, ProgressRepository
 from lms.services.access import acting_user, manages_course, require_visible
 
 # Enough for a burst of parallel writes to the same record to settle one after another.
@@ -31,12 +27,13 @@ _ATTEMPTS = 50
 
 
 def record_activity(
-    previous: Progress | None, lesson: LessonRef, user_id: str, activity: ProgressRecord, now: str
+    previous: Progress | None, lesson: LessonRef, user_id: str, activity: ProgressRecord, now: str, new_id: str
 ) -> Progress:
-    """A view (or a completion, which is also a view) applied to the lesson record. The record is
-    monotonic: counts add up, first times and completion are set once and never moved."""
+    """A view (or a completion, which is also a view) applied to the lesson record; a record made
+    now, when there is none yet, takes `new_id`. The record is monotonic: counts add up, first times
+    and completion are set once and never moved."""
     base = previous or Progress(
-        id=new_id(),
+        id=new_id,
         user_id=user_id,
         course_id=lesson.course_id,
         module_id=lesson.module_id,
@@ -89,9 +86,14 @@ class ProgressService:
         self,
         progress: ProgressRepository,
         courses: CourseRepository,
+        *,
+        clock: Clock = utc_now,
+        ids: IdGenerator = new_id,
     ) -> None:
         self._progress = progress
         self._courses = courses
+        self._now = clock
+        self._new_id = ids
 
     def record(self, identity: Identity, activity: ProgressRecord) -> ProgressOutcome:
         """Two round trips when uncontended: one read of lesson and record, one transaction."""
@@ -99,9 +101,9 @@ class ProgressService:
         if lesson is None:
             raise NotFoundError("Lesson not found.")
         for attempt in range(_ATTEMPTS):
-            changed = record_activity(
-                current.progress if current else None, lesson, identity.user_id, activity, utc_now()
-            )
+            previous = current.progress if current else None
+            record_id = previous.id if previous else self._new_id()
+            changed = record_activity(previous, lesson, identity.user_id, activity, self._now(), record_id)
             try:
                 self._progress.save(changed, current.version if current else 0, require_enrollment=True)
                 return ProgressOutcome(progress=changed, created=current is None)
@@ -129,7 +131,7 @@ class ProgressService:
         for attempt in range(_ATTEMPTS):
             current, course = self._visible(identity, progress_id)
             is_staff = identity.is_admin or (course is not None and manages_course(identity, course))
-            changed = apply_update(current.progress, update, is_staff, utc_now())
+            changed = apply_update(current.progress, update, is_staff, self._now())
             if changed is current.progress:
                 return changed
             try:

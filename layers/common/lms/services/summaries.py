@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lms.clock import utc_now
+from lms.clock import Clock, utc_now
 from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import Course, Lesson
@@ -35,22 +35,21 @@ from lms.models.progress import (
     Progress,
     ProgressStatus,
 )
-from lms.observability import logger
-from lms.pagination import PageRequest
-from lms.repositories.courses import CourseRepository
-from lms.repositories.enrollments import EnrollmentRepository
-from lms.repositories.progress import ProgressRepository
-from lms.repositories.summaries import (
-    LEARNERS_PER_TRANSACTION,
+from lms.models.summaries import (
     Contribution,
     EnrollmentChange,
     LearnerState,
     LessonMarks,
     StoredSummary,
-    SummaryRepository,
     SummaryWrite,
-    WritesRejectedError,
 )
+from lms.observability import logger
+from lms.pagination import PageRequest
+from lms.repositories.courses import CourseRepository
+from lms.repositories.enrollments import EnrollmentRepository
+from lms.repositories.fanout import FanoutRepository
+from lms.repositories.progress import ProgressRepository
+from lms.repositories.summaries import LEARNERS_PER_TRANSACTION, SummaryRepository, WritesRejectedError
 from lms.services.access import manages_course
 
 _ATTEMPTS = 5
@@ -254,11 +253,16 @@ class SummaryService:
         enrollments: EnrollmentRepository,
         progress: ProgressRepository,
         summaries: SummaryRepository,
+        fanout: FanoutRepository,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self._courses = courses
         self._enrollments = enrollments
         self._progress = progress
         self._summaries = summaries
+        self._fanout = fanout
+        self._now = clock
         self._outlines: dict[str, Outline] = {}  # lives as long as the execution environment
 
     # ------------------------------------------------------------------------------------ reading
@@ -367,7 +371,7 @@ class SummaryService:
         if stored is not None and not _differs(stored, write, state.enrollment):
             return None
         return SummaryWrite(
-            summary.model_copy(update={"updated_at": utc_now()}), stored, write.counted, write.marks, change
+            summary.model_copy(update={"updated_at": self._now()}), stored, write.counted, write.marks, change
         )
 
     def _save(self, course_id: str, writes: list[SummaryWrite], cause: str, outcomes: dict[str, Outcome]) -> set[str]:
@@ -378,7 +382,7 @@ class SummaryService:
             if not writes:
                 return stale
             try:
-                self._summaries.save(course_id, writes, utc_now())
+                self._summaries.save(course_id, writes, self._now())
             except WritesRejectedError as rejected:
                 stale |= {writes[i].summary.user_id for i in rejected.stale}
                 writes = [write for i, write in enumerate(writes) if i not in rejected.stale]
@@ -411,7 +415,7 @@ class SummaryService:
         if not cursors:
             return []
         if len(cursors) > 1:
-            self._summaries.schedule_segments(course_id, cursors[1:], LEARNERS_PER_SEGMENT, cause, utc_now())
+            self._fanout.schedule_segments(course_id, cursors[1:], LEARNERS_PER_SEGMENT, cause, self._now())
             logger.info("course fan-out scheduled", extra={"courseId": course_id, "segments": len(cursors)})
         return self.run_segment(course_id, 0, None, LEARNERS_PER_SEGMENT, cause, has_time, stored=False)
 
@@ -446,9 +450,9 @@ class SummaryService:
             if start is None or not page.items:
                 break
             if remaining > 0 and not has_time():
-                self._summaries.continue_segment(course_id, segment, start, remaining, cause, utc_now())
+                self._fanout.continue_segment(course_id, segment, start, remaining, cause, self._now())
                 logger.info("fan-out segment continues in the next invocation", extra={"courseId": course_id})
                 return results
         if stored:
-            self._summaries.finish_segment(course_id, segment)
+            self._fanout.finish_segment(course_id, segment)
         return results
