@@ -64,7 +64,8 @@ def _mocked_aws() -> Iterator[Any]:
 @pytest.fixture
 def dynamodb(_mocked_aws: Any) -> Any:
     """moto-backed DynamoDB with empty tables created from template.yaml for this test."""
-    from local.template import load_template, parameter_defaults, table_definitions
+    from local.template import parameter_defaults, table_definitions
+    from tools.template import load_template
 
     client = _mocked_aws
     template = load_template()
@@ -179,14 +180,11 @@ class StreamHarness:
     def __init__(self, dynamodb: Any, context: Any) -> None:
         import boto3
 
-        from local.filters import load_pattern, matches
-        from local.streams import lambda_record
-        from local.template import load_template
+        from tools.event_filters import passes, stream_filters
+        from tools.stream_records import lambda_record
 
-        props = load_template()["Resources"]["SummarizeProgressFunction"]["Properties"]
-        stream_event = props["Events"]["TableStream"]["Properties"]
-        self._patterns = [load_pattern(f["Pattern"]) for f in stream_event["FilterCriteria"]["Filters"]]
-        self._matches = matches
+        self._patterns = stream_filters("SummarizeProgressFunction")
+        self._passes = passes
         self._lambda_record = lambda_record
         # moto routes only the classic endpoint; botocore now defaults to account-based ones.
         self._streams = boto3.client(
@@ -212,7 +210,7 @@ class StreamHarness:
             response = self._streams.get_records(ShardIterator=iterator)
             self._iterators[shard_id] = response["NextShardIterator"]
             records += [self._lambda_record(raw, self._arn) for raw in response["Records"]]
-        return [r for r in records if any(self._matches(p, r) for p in self._patterns)]
+        return [r for r in records if self._passes(self._patterns, r)]
 
     def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = self.handler({"Records": records}, self._context)
