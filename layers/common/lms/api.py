@@ -191,8 +191,10 @@ class LmsResolver(APIGatewayHttpResolver):
         """One page of the list route being served. The route declares `limit`, `cursor` and its
         filters as parameters (validated before this runs); the cursor is bound to the route, the
         caller and every filter, so it only ever continues the query that issued it."""
+        # Powertools keeps the matched route and, once request validation has run, the validated
+        # arguments the handler is called with in its per-request context.
         route = self.context["_route"]
-        arguments: dict[str, Any] = self.context["_route_args"]  # the validated parameters
+        arguments: dict[str, Any] = self.context["_route_args"]
         fingerprint = cursors.fingerprint(
             route.func.__name__, self.identity.user_id, *_fingerprinted(_filters(route.func), arguments)
         )
