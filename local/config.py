@@ -7,8 +7,9 @@ from pathlib import Path
 
 from local.iam import Policy, function_policies
 from local.loader import ROOT
-from local.template import FunctionSpec, function_specs, load_template, parameter_defaults
+from local.template import FunctionSpec, function_specs, parameter_defaults
 from local.token import DEFAULT_JWT_SETTINGS
+from tools.template import load_template
 
 LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
 # Variables a developer may set in their own shell to change what every function sees.

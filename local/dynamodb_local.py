@@ -19,7 +19,8 @@ from botocore.config import Config
 from local.loader import ROOT
 from local.polling import poll_until
 from local.ports import is_listening
-from local.template import load_template, table_definitions
+from local.template import table_definitions
+from tools.template import load_template
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -3,7 +3,7 @@ speaks the PutEvents JSON protocol, so functions reach it through botocore's end
 (AWS_ENDPOINT_URL_EVENTBRIDGE: botocore names it after the service id) on the same code path as on AWS.
 
 What a received event goes through, as on EventBridge: it is appended in EventBridge's event shape to
-.local/events.jsonl, matched against every rule of its bus (event patterns: local.filters), transformed
+.local/events.jsonl, matched against every rule of its bus (event patterns: tools.event_filters), transformed
 per target (InputTransformer: InputPathsMap + InputTemplate, see `transform`) and delivered
 asynchronously to the target's API destination: the connection's Basic auth and header parameters, a
 5 s timeout, retries with backoff for 401/407/409/429/5xx and network errors within the target's
@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from local.config import LocalConfig
-from local.filters import load_pattern, matches
-from local.template import PSEUDO_PARAMETERS, evaluate_conditions, load_template, resolve, resource_refs
+from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve, resource_refs
+from tools.event_filters import load_pattern, matches
+from tools.template import load_template
 
 log = logging.getLogger("local.eventbus")
 

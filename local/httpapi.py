@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from local.config import LocalConfig
-from local.template import load_template, resolve
+from local.template import resolve
+from tools.template import load_template
 
 _PARAMETER = re.compile(r"\{(\w+)(\+?)\}")
 

@@ -2,7 +2,7 @@
 invoke the subscribed function with batches of records in Lambda's event shape.
 
 Honoured from the template: BatchSize, MaximumBatchingWindowInSeconds, FilterCriteria (see
-local.filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
+tools.event_filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
 go to .local/stream-dlq.jsonl instead of the OnFailure destination), MaximumRecordAgeInSeconds, and
 BisectBatchOnFunctionError approximately (after a function error the next attempt takes half the
 batch), and ParallelizationFactor (see `_deliver_in_lanes`). Shards are read in order (a child after
@@ -14,7 +14,6 @@ replaying the stream. And like the mapping, it reads with the function's role: a
 read the stream gets nothing delivered (AWS would refuse to create the mapping).
 """
 
-import base64
 import json
 import logging
 import os
@@ -30,10 +29,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.dynamodb_local import dynamodb_client, streams_client
-from local.filters import load_pattern, matches
 from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, local_names, requested
 from local.lambdas import InvocationError, LambdaService
-from local.template import load_template, resolve, table_names
+from local.template import resolve, table_names
+from tools.event_filters import filter_patterns, passes
+from tools.stream_records import lambda_record
+from tools.template import load_template
 
 log = logging.getLogger("local.streams")
 
@@ -59,7 +60,7 @@ class StreamSource:
     on_failure_arn: str | None = None  # the OnFailure destination (records go to a local file instead)
 
     def accepts(self, record: dict[str, Any]) -> bool:
-        return not self.filters or any(matches(pattern, record) for pattern in self.filters)
+        return passes(self.filters, record)
 
 
 def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
@@ -84,13 +85,12 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: d
     stream = props["Stream"]
     if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
         raise ValueError(f"{function}: Stream must be !GetAtt <Table>.StreamArn locally")
-    filters = props.get("FilterCriteria", {}).get("Filters", [])
     return StreamSource(
         table_name=names[stream["Fn::GetAtt"][0]],
         function=function,
         batch_size=int(props.get("BatchSize", 100)),
         batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-        filters=tuple(load_pattern(f["Pattern"]) for f in filters),
+        filters=filter_patterns(props),
         report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
         maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
@@ -98,25 +98,6 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: d
         parallelization_factor=int(props.get("ParallelizationFactor", 1)),
         on_failure_arn=resolve(props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"), {}, arns),
     )
-
-
-def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record as Lambda passes it: epoch-seconds time, base64 binaries, the source ARN."""
-    record: dict[str, Any] = _jsonable(raw)
-    created = raw["dynamodb"]["ApproximateCreationDateTime"]
-    record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-    record["eventSourceARN"] = stream_arn
-    return record
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return value
 
 
 @dataclass

@@ -1,9 +1,11 @@
-"""Fixtures shared by unit and integration tests."""
+"""Fixtures shared by unit and integration tests, and the personas and helpers the unit tests share
+(test modules import them from here, never from one another)."""
 
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +66,8 @@ def _mocked_aws() -> Iterator[Any]:
 @pytest.fixture
 def dynamodb(_mocked_aws: Any) -> Any:
     """moto-backed DynamoDB with empty tables created from template.yaml for this test."""
-    from local.template import load_template, parameter_defaults, table_definitions
+    from local.template import parameter_defaults, table_definitions
+    from tools.template import load_template
 
     client = _mocked_aws
     template = load_template()
@@ -178,6 +181,95 @@ def api(dynamodb: Any, lambda_context: Any) -> ApiHarness:
     return ApiHarness(lambda_context)
 
 
+# ---------------------------------------------------------------------- personas and course helpers
+# The callers of ApiHarness.call (`api.call(fn, **STUDENT, ...)`).
+STUDENT = {"user": "student-1", "roles": "student"}
+OTHER_STUDENT = {"user": "student-2", "roles": "student"}
+THIRD_STUDENT = {"user": "student-3", "roles": "student"}
+INSTRUCTOR = {"user": "inst-1", "roles": "instructor"}  # creates, and so teaches, the course
+OTHER_INSTRUCTOR = {"user": "inst-2", "roles": "instructor"}  # teaches nothing here
+ADMIN = {"user": "admin-1", "roles": "admin"}
+
+# Module "Storage": Pages (required), Extra reading (optional), Logs (required); "Queries": Joins
+# (required); "Extras": no lessons. Three required lessons in all.
+OUTLINE: dict[str, Any] = {
+    "title": "Databases",
+    "modules": [
+        {
+            "title": "Storage",
+            "lessons": [{"title": "Pages"}, {"title": "Extra reading", "required": False}, {"title": "Logs"}],
+        },
+        {"title": "Queries", "lessons": [{"title": "Joins"}]},
+        {"title": "Extras"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Course:
+    """A created course: its id, module ids and lesson ids in outline order."""
+
+    id: str
+    module_ids: list[str]
+    lesson_ids: list[str]
+    required: list[bool]
+
+    def lesson(self, index: int) -> str:
+        """The lesson at this position in outline order (across modules)."""
+        return self.lesson_ids[index]
+
+
+def ok(reply: Reply, status: int = 200) -> Any:
+    assert reply.status == status, reply.body
+    return reply.body
+
+
+def create_course(api: ApiHarness, outline: dict[str, Any] = OUTLINE, caller: dict[str, str] = INSTRUCTOR) -> Course:
+    body = ok(api.call("create_course", **caller, body=outline), 201)
+    lessons = [lesson for module in body["modules"] for lesson in module["lessons"]]
+    return Course(
+        id=body["id"],
+        module_ids=[module["id"] for module in body["modules"]],
+        lesson_ids=[lesson["id"] for lesson in lessons],
+        required=[lesson["required"] for lesson in lessons],
+    )
+
+
+def enroll(api: ApiHarness, course_id: str, learner: dict[str, str] = STUDENT) -> dict[str, Any]:
+    """The learner enrolls themselves."""
+    enrollment: dict[str, Any] = ok(api.call("create_enrollment", **learner, body={"courseId": course_id}), 201)
+    return enrollment
+
+
+def record(
+    api: ApiHarness, lesson_id: str, action: str = "view", caller: dict[str, str] = STUDENT, **fields: Any
+) -> Reply:
+    """POST /progress; extra fields are sent as they are (camelCase)."""
+    return api.call("record_progress", **caller, body={"lessonId": lesson_id, "action": action, **fields})
+
+
+def recorded(
+    api: ApiHarness, lesson_id: str, action: str = "view", caller: dict[str, str] = STUDENT, **fields: Any
+) -> dict[str, Any]:
+    """POST /progress that must succeed (201 or 200); the progress body."""
+    reply = record(api, lesson_id, action, caller, **fields)
+    assert reply.status in (200, 201), reply.body
+    body: dict[str, Any] = reply.body
+    return body
+
+
+class SteppingClock:
+    """Stands in for the progress service's clock: every reading is one second after the previous,
+    so "lastViewedAt moves" is certain without sleeping."""
+
+    def __init__(self) -> None:
+        self._now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> str:
+        self._now += timedelta(seconds=1)
+        return self._now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class StreamHarness:
     """Feeds the table's stream (moto) to the summarizer the way the event source mapping would:
     the template's FilterCriteria applied, records in Lambda's shape, in order."""
@@ -185,14 +277,11 @@ class StreamHarness:
     def __init__(self, dynamodb: Any, context: Any) -> None:
         import boto3
 
-        from local.filters import load_pattern, matches
-        from local.streams import lambda_record
-        from local.template import load_template
+        from tools.event_filters import passes, stream_filters
+        from tools.stream_records import lambda_record
 
-        props = load_template()["Resources"]["SummarizeProgressFunction"]["Properties"]
-        stream_event = props["Events"]["TableStream"]["Properties"]
-        self._patterns = [load_pattern(f["Pattern"]) for f in stream_event["FilterCriteria"]["Filters"]]
-        self._matches = matches
+        self._patterns = stream_filters("SummarizeProgressFunction")
+        self._passes = passes
         self._lambda_record = lambda_record
         # moto routes only the classic endpoint; botocore now defaults to account-based ones.
         self._streams = boto3.client(
@@ -218,7 +307,7 @@ class StreamHarness:
             response = self._streams.get_records(ShardIterator=iterator)
             self._iterators[shard_id] = response["NextShardIterator"]
             records += [self._lambda_record(raw, self._arn) for raw in response["Records"]]
-        return [r for r in records if any(self._matches(p, r) for p in self._patterns)]
+        return [r for r in records if self._passes(self._patterns, r)]
 
     def deliver(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = self.handler({"Records": records}, self._context)

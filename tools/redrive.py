@@ -15,9 +15,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from local.filters import load_pattern, matches
-from local.streams import lambda_record
-from local.template import load_template
+from tools.event_filters import passes, stream_filters
+from tools.stream_records import lambda_record
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -37,21 +36,10 @@ def failed_batches(sqs: Any, queue_url: str) -> Iterator[tuple[str, dict[str, An
 SUMMARIZER = "SummarizeProgressFunction"
 
 
-def stream_filters(function: str = SUMMARIZER) -> list[dict[str, Any]]:
-    """The FilterCriteria of the function's stream event (its logical id in the template): the range
-    also holds records Lambda dropped, and each stream consumer filters differently."""
-    for logical_id, resource in load_template()["Resources"].items():
-        if logical_id != function:
-            continue
-        for event in resource.get("Properties", {}).get("Events", {}).values():
-            if event["Type"] == "DynamoDB":
-                return [load_pattern(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
-    return []
-
-
 def records_in(streams: Any, batch: dict[str, Any], function: str = SUMMARIZER) -> list[dict[str, Any]]:
-    """The records of the failed range that pass the stream's filters, oldest first, as Lambda
-    would have passed them."""
+    """The records of the failed range that pass the function's stream filters (the range also
+    holds records Lambda dropped, and each stream consumer filters differently), oldest first, as
+    Lambda would have passed them."""
     filters = stream_filters(function)
     iterator = streams.get_shard_iterator(
         StreamArn=batch["streamArn"],
@@ -67,7 +55,7 @@ def records_in(streams: Any, batch: dict[str, Any], function: str = SUMMARIZER) 
             if int(raw["dynamodb"]["SequenceNumber"]) > end:
                 return records
             record = lambda_record(raw, batch["streamArn"])
-            if not filters or any(matches(pattern, record) for pattern in filters):
+            if passes(filters, record):
                 records.append(record)
         if not response["Records"]:
             return records

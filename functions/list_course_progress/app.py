@@ -5,11 +5,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, ResourceId, paginate, parse_enum, user_id_query
+from lms.api import DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, ResourceId, user_id_query
 from lms.models.common import ListResponse
 from lms.models.progress import Progress, ProgressStatus
 from lms.observability import tracer
-from lms.pagination import DEFAULT_LIMIT
 
 app = LmsResolver()
 progress = container.progress_service()
@@ -22,22 +21,10 @@ def list_course_progress(
     courseId: ResourceId,  # noqa: N803 - the path parameter's name
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-    status: Annotated[str | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
     userId: Annotated[str | None, user_id_query("Staff: one learner's records")] = None,  # noqa: N803
+    status: Annotated[ProgressStatus | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
 ) -> ListResponse[Progress]:
-    status_filter = parse_enum(ProgressStatus, status, "status")
-    identity = app.identity
-    return paginate(
-        cursors,
-        lambda page: progress.list_for_course(identity, courseId, userId, status_filter, page),
-        limit,
-        cursor,
-        "list_course_progress",
-        identity.user_id,
-        courseId,
-        userId,
-        status,
-    )
+    return app.paginate(cursors, lambda page: progress.list_for_course(app.identity, courseId, userId, status, page))
 
 
 lambda_handler = app.lambda_handler()

@@ -6,11 +6,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, course_id_query, paginate, parse_enum, user_id_query
+from lms.api import ADDED_LATER, DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, course_id_query, user_id_query
 from lms.models.common import ListResponse
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.observability import tracer
-from lms.pagination import DEFAULT_LIMIT
 
 app = LmsResolver()
 enrollments = container.enrollment_service()
@@ -22,27 +21,15 @@ cursors = container.cursor_codec()
 def list_enrollments(
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-    status: Annotated[str | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,
     userId: Annotated[str | None, user_id_query("Admins only: another user's id")] = None,  # noqa: N803
+    status: Annotated[EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,
     courseId: Annotated[  # noqa: N803
         str | None,
         course_id_query("Only the enrollment in this course: 0 or 1 items, whatever its status (one key lookup)"),
+        ADDED_LATER,
     ] = None,
 ) -> ListResponse[Enrollment]:
-    status_filter = parse_enum(EnrollmentStatus, status, "status")
-    identity = app.identity
-    return paginate(
-        cursors,
-        lambda page: enrollments.list_mine(identity, userId, status_filter, page, courseId),
-        limit,
-        cursor,
-        "list_enrollments",
-        identity.user_id,
-        userId,
-        status,
-        # Added after the first release: only when given, so earlier cursors stay valid.
-        *([courseId] if courseId is not None else []),
-    )
+    return app.paginate(cursors, lambda page: enrollments.list_mine(app.identity, userId, status, page, courseId))
 
 
 lambda_handler = app.lambda_handler()

@@ -5,11 +5,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import LmsResolver, PageCursor, PageLimit, paginate, parse_enum, user_id_query
+from lms.api import DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, user_id_query
 from lms.models.common import ListResponse
 from lms.models.progress import Progress, ProgressStatus
 from lms.observability import tracer
-from lms.pagination import DEFAULT_LIMIT
 
 app = LmsResolver()
 progress = container.progress_service()
@@ -21,21 +20,10 @@ cursors = container.cursor_codec()
 def list_progress(
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-    status: Annotated[str | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
     userId: Annotated[str | None, user_id_query("Admins only: another user's id")] = None,  # noqa: N803
+    status: Annotated[ProgressStatus | None, Query(description="IN_PROGRESS or COMPLETED")] = None,
 ) -> ListResponse[Progress]:
-    status_filter = parse_enum(ProgressStatus, status, "status")
-    identity = app.identity
-    return paginate(
-        cursors,
-        lambda page: progress.list_mine(identity, userId, status_filter, page),
-        limit,
-        cursor,
-        "list_progress",
-        identity.user_id,
-        userId,
-        status,
-    )
+    return app.paginate(cursors, lambda page: progress.list_mine(app.identity, userId, status, page))
 
 
 lambda_handler = app.lambda_handler()

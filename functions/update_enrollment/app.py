@@ -5,10 +5,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from lms import container
-from lms.api import LmsResolver, ResourceId
+from lms.api import LmsResolver, ResourceId, parse_if_match
 from lms.models.enrollments import Enrollment, EnrollmentUpdate
 from lms.observability import tracer
-from lms.services.enrollments import parse_if_match
 
 app = LmsResolver()
 enrollments = container.enrollment_service()

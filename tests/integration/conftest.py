@@ -24,8 +24,9 @@ from local.lambdas import LambdaService
 from local.lrs import DEFAULT_PASSWORD, DEFAULT_USER, RunningLrs, running_lrs
 from local.polling import poll_until as _poll_until
 from local.ports import free_port
-from local.template import load_template, table_names
+from local.template import table_names
 from local.token import mint_token
+from tools.template import load_template
 
 INTEGRATION_DIR = Path(__file__).parent
 REQUEST_TIMEOUT_SECONDS = 30

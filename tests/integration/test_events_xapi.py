@@ -15,8 +15,8 @@ from local.dev import LocalApi
 from local.dynamodb_local import dynamodb_client, streams_client
 from local.lrs import LRS_VENV, RunningLrs
 from local.polling import poll_until
-from local.streams import lambda_record
 from tests.integration.conftest import Lms, User
+from tools.stream_records import lambda_record
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas" / "events"

@@ -17,8 +17,8 @@ from local.gateway import Gateway
 from local.iam import Policy, function_policies
 from local.lambdas import LambdaService
 from local.streams import StreamPoller
-from local.template import load_template
 from tests.integration.conftest import ApiClient, Lms, User
+from tools.template import load_template
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ import pytest
 
 from local.config import LocalConfig
 from local.dev import LocalApi
-from local.filters import load_pattern
 from local.lambdas import InvocationError, LambdaService
 from local.streams import StreamPoller, StreamSource
 from local.template import FunctionSpec
+from tools.event_filters import load_pattern
 
 pytestmark = pytest.mark.integration
 

@@ -95,6 +95,31 @@ def test_every_bad_cursor_is_400(api: ApiHarness, function: str, path: dict[str,
     assert_problem(api.call(function, roles="admin", path=path, query={"cursor": cursor}), 400)
 
 
+LIST_ROUTES = [
+    ("list_enrollments", None, "ACTIVE, COMPLETED, DROPPED, SUSPENDED"),
+    ("list_course_enrollments", {"courseId": "c1"}, "ACTIVE, COMPLETED, DROPPED, SUSPENDED"),
+    ("list_progress", None, "IN_PROGRESS, COMPLETED"),
+    ("list_course_progress", {"courseId": "c1"}, "IN_PROGRESS, COMPLETED"),
+]
+
+
+@pytest.mark.parametrize(("function", "path", "allowed"), LIST_ROUTES)
+def test_an_unknown_status_filter_is_400_naming_the_values_it_may_take(
+    api: ApiHarness, function: str, path: dict[str, str] | None, allowed: str
+) -> None:
+    problem = assert_problem(api.call(function, roles="admin", path=path, query={"status": "DONE"}), 400)
+    assert problem["detail"] == f"Unknown status 'DONE'; expected one of {allowed}."
+
+
+@pytest.mark.parametrize(("function", "path", "allowed"), LIST_ROUTES)
+def test_an_invalid_limit_beside_an_unknown_status_is_422_naming_the_limit(
+    api: ApiHarness, function: str, path: dict[str, str] | None, allowed: str
+) -> None:
+    reply = api.call(function, roles="admin", path=path, query={"status": "DONE", "limit": "0"})
+    problem = assert_problem(reply, 422)
+    assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", "limit")]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_declared_json_is_415(api: ApiHarness, content_type: str) -> None:
     reply = api.call("create_course", roles="admin", raw_body='{"title": "T"}', headers={"Content-Type": content_type})

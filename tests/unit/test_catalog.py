@@ -5,12 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply, assert_problem
-
-OWNER = {"user": "inst-1", "roles": "instructor"}  # becomes an instructor of the courses it creates
-OTHER_INSTRUCTOR = {"user": "inst-2", "roles": "instructor"}
-ADMIN = {"user": "admin-1", "roles": "admin"}
-STUDENT = {"user": "student-1", "roles": "student"}
+from tests.conftest import ADMIN, OTHER_INSTRUCTOR, STUDENT, ApiHarness, Reply, assert_problem
+from tests.conftest import INSTRUCTOR as OWNER  # becomes an instructor of the courses it creates
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 MAX_BODY = 64 * 1024

@@ -9,14 +9,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SEED, ApiHarness, Reply, SeededCourse, assert_problem, load_event
+from tests.conftest import (
+    ADMIN,
+    INSTRUCTOR,
+    OTHER_INSTRUCTOR,
+    SEED,
+    ApiHarness,
+    Reply,
+    SeededCourse,
+    assert_problem,
+    load_event,
+)
+from tests.conftest import OTHER_STUDENT as CLASSMATE
+from tests.conftest import STUDENT as LEARNER
+from tests.conftest import THIRD_STUDENT as THIRD
 
-LEARNER = {"user": "student-1", "roles": "student"}
-CLASSMATE = {"user": "student-2", "roles": "student"}
-THIRD = {"user": "student-3", "roles": "student"}
-INSTRUCTOR = {"user": "inst-1", "roles": "instructor"}  # instructor of every course made by `make_course`
-OTHER_INSTRUCTOR = {"user": "inst-2", "roles": "instructor"}
-ADMIN = {"user": "admin-1", "roles": "admin"}
+# INSTRUCTOR teaches every course made by `make_course`.
 STAFF = [INSTRUCTOR, ADMIN]
 STAFF_IDS = ["instructor", "admin"]
 

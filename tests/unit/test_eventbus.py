@@ -13,8 +13,8 @@ import pytest
 
 from local.config import LocalConfig
 from local.eventbus import ApiDestination, LocalEventBus, Rule, Target, bus_spec, transform
-from local.filters import matches
 from local.polling import poll_until
+from tools.event_filters import matches
 
 SECRET = "lms/test/lrs"
 SECRETS = {SECRET: {"username": "lms", "password": "s3cret"}}

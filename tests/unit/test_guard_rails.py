@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from local.iam import function_policies
-from local.template import load_template, parameter_defaults
+from local.template import parameter_defaults
+from tools.template import load_template
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 FUNCTIONS = sorted(lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function")

@@ -14,8 +14,9 @@ import botocore.client
 import pytest
 
 from local.iam import function_policies
-from local.template import function_specs, load_template, parameter_defaults, table_names
+from local.template import function_specs, parameter_defaults, table_names
 from tests.conftest import ApiHarness, StreamHarness
+from tools.template import load_template
 
 Grant = tuple[str, str | None, str]  # (table logical id, index or None, action)
 # Granted for paths taken only in rare cases: Powertools Idempotency reads the existing record when a

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from local.iam import Enforcer, Policy, Statement, function_policies, requested
 from local.ports import free_port
-from local.template import load_template, parameter_defaults
+from local.template import parameter_defaults
+from tools.template import load_template
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"

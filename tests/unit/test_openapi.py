@@ -3,8 +3,8 @@
 import json
 import re
 
-from local.template import load_template
 from tools.openapi import OPENAPI_PATH, render
+from tools.template import load_template
 
 # A route as docs/API.md writes it in its tables: `GET /courses/{courseId}`.
 CONTRACT_ROUTE = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/[^`\s]*)`")

@@ -1,94 +1,34 @@
 """Lesson progress routes (POST/GET/PATCH /progress...), driven through the handlers over moto.
 
-The helpers at the top (course with lessons, enrolled learner, recording calls, a stepping clock) are
-shared with test_summaries.py.
+The course with lessons, the enrolled learner, the recording calls and the stepping clock are shared
+with test_summaries.py: see tests/conftest.py and tests/unit/conftest.py.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply, assert_problem
-
-STUDENT = {"user": "student-1", "roles": "student"}
-OTHER_STUDENT = {"user": "student-2", "roles": "student"}
-THIRD_STUDENT = {"user": "student-3", "roles": "student"}
-INSTRUCTOR = {"user": "inst-1", "roles": "instructor"}  # creates, and so teaches, the course
-OTHER_INSTRUCTOR = {"user": "inst-2", "roles": "instructor"}  # teaches nothing here
-ADMIN = {"user": "admin-1", "roles": "admin"}
-
-# Module "Storage": Pages (required), Extra reading (optional), Logs (required); "Queries": Joins
-# (required); "Extras": no lessons. Three required lessons in all.
-OUTLINE: dict[str, Any] = {
-    "title": "Databases",
-    "modules": [
-        {
-            "title": "Storage",
-            "lessons": [{"title": "Pages"}, {"title": "Extra reading", "required": False}, {"title": "Logs"}],
-        },
-        {"title": "Queries", "lessons": [{"title": "Joins"}]},
-        {"title": "Extras"},
-    ],
-}
+from tests.conftest import (
+    ADMIN,
+    INSTRUCTOR,
+    OTHER_INSTRUCTOR,
+    OTHER_STUDENT,
+    STUDENT,
+    ApiHarness,
+    Course,
+    Reply,
+    SteppingClock,
+    assert_problem,
+    create_course,
+    enroll,
+    ok,
+    record,
+    recorded,
+)
 
 
 # ------------------------------------------------------------------------------------------ helpers
-@dataclass(frozen=True)
-class Course:
-    """A created course: its id, module ids and lesson ids in outline order."""
-
-    id: str
-    module_ids: list[str]
-    lesson_ids: list[str]
-    required: list[bool]
-
-    def lesson(self, index: int) -> str:
-        """The lesson at this position in outline order (across modules)."""
-        return self.lesson_ids[index]
-
-
-def ok(reply: Reply, status: int = 200) -> Any:
-    assert reply.status == status, reply.body
-    return reply.body
-
-
-def create_course(api: ApiHarness, outline: dict[str, Any] = OUTLINE, caller: dict[str, str] = INSTRUCTOR) -> Course:
-    body = ok(api.call("create_course", **caller, body=outline), 201)
-    lessons = [lesson for module in body["modules"] for lesson in module["lessons"]]
-    return Course(
-        id=body["id"],
-        module_ids=[module["id"] for module in body["modules"]],
-        lesson_ids=[lesson["id"] for lesson in lessons],
-        required=[lesson["required"] for lesson in lessons],
-    )
-
-
-def enroll(api: ApiHarness, course_id: str, learner: dict[str, str] = STUDENT) -> dict[str, Any]:
-    """The learner enrolls themselves."""
-    enrollment: dict[str, Any] = ok(api.call("create_enrollment", **learner, body={"courseId": course_id}), 201)
-    return enrollment
-
-
-def record(
-    api: ApiHarness, lesson_id: str, action: str = "view", caller: dict[str, str] = STUDENT, **fields: Any
-) -> Reply:
-    """POST /progress; extra fields are sent as they are (camelCase)."""
-    return api.call("record_progress", **caller, body={"lessonId": lesson_id, "action": action, **fields})
-
-
-def recorded(
-    api: ApiHarness, lesson_id: str, action: str = "view", caller: dict[str, str] = STUDENT, **fields: Any
-) -> dict[str, Any]:
-    """POST /progress that must succeed (201 or 200); the progress body."""
-    reply = record(api, lesson_id, action, caller, **fields)
-    assert reply.status in (200, 201), reply.body
-    body: dict[str, Any] = reply.body
-    return body
-
-
 def get_progress(api: ApiHarness, progress_id: str, caller: dict[str, str] = STUDENT) -> Reply:
     return api.call("get_progress", **caller, path={"id": progress_id})
 
@@ -111,36 +51,6 @@ def owners_and_lessons(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
 
 def set_enrollment_status(api: ApiHarness, enrollment_id: str, status: str, caller: dict[str, str] = ADMIN) -> None:
     ok(api.call("update_enrollment", **caller, path={"id": enrollment_id}, body={"status": status}))
-
-
-class SteppingClock:
-    """Stands in for the progress service's clock: every reading is one second after the previous,
-    so "lastViewedAt moves" is certain without sleeping."""
-
-    def __init__(self) -> None:
-        self._now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> str:
-        self._now += timedelta(seconds=1)
-        return self._now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@pytest.fixture
-def stepping_clock(api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> SteppingClock:
-    """The progress handlers' service, wired with a SteppingClock."""
-    from lms import container
-
-    clock = SteppingClock()
-    api.wire(monkeypatch, "progress", container.progress_service(clock=clock), "record_progress", "update_progress")
-    return clock
-
-
-@pytest.fixture
-def course(api: ApiHarness, stepping_clock: SteppingClock) -> Course:
-    """The OUTLINE course taught by INSTRUCTOR, with STUDENT enrolled."""
-    created = create_course(api)
-    enroll(api, created.id)
-    return created
 
 
 # --------------------------------------------------------------------------------- POST /progress

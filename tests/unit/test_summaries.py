@@ -3,7 +3,7 @@
 Every write goes through the handlers; `stream.drain()` then delivers the table's stream records to
 the summarizer, and GET /progress/course/{courseId}/summary reads what it stored.
 
-The course (OUTLINE from test_progress) in outline order, index: lesson (module):
+The course (OUTLINE from tests/conftest.py) in outline order, index: lesson (module):
   0 Pages (Storage, required) 1 Extra reading (Storage, optional) 2 Logs (Storage, required)
   3 Joins (Queries, required); module Extras has no lessons. Three required lessons.
 """
@@ -12,26 +12,24 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, Reply, StreamHarness
-from tests.unit.test_progress import (
+from tests.conftest import (
     ADMIN,
     INSTRUCTOR,
     OTHER_INSTRUCTOR,
     OTHER_STUDENT,
     STUDENT,
     THIRD_STUDENT,
+    ApiHarness,
     Course,
+    Reply,
     SteppingClock,
+    StreamHarness,
     assert_problem,
     create_course,
     enroll,
     ok,
     recorded,
 )
-
-# Fixtures, shared by name (the redundant alias marks them as deliberate re-exports).
-from tests.unit.test_progress import course as course
-from tests.unit.test_progress import stepping_clock as stepping_clock
 
 # (completedLessons, requiredLessons, percent) of the modules Storage, Queries, Extras.
 NOTHING_DONE = [(0, 2, 0), (0, 1, 0), (0, 0, 0)]

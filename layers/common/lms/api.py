@@ -3,12 +3,13 @@ where domain errors become RFC 9457 problem responses."""
 
 import base64
 import binascii
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
-from enum import StrEnum
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -20,6 +21,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import ConnectionError as AwsConnectionError
 from botocore.exceptions import HTTPClientError
 
+from lms.cursors import MAX_CURSOR_LENGTH, CursorCodec
 from lms.errors import (
     BadRequestError,
     ConcurrencyError,
@@ -32,7 +34,7 @@ from lms.errors import (
 from lms.identity import Identity
 from lms.models.common import ID_PATTERN, MAX_USER_ID_LENGTH, ListResponse
 from lms.observability import logger, metrics, tracer
-from lms.pagination import MAX_CURSOR_LENGTH, MAX_LIMIT, CursorCodec, Page, PageRequest
+from lms.pagination import Page, PageRequest
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://lms-api.dev/problems/"
@@ -47,13 +49,26 @@ _ID = re.compile(ID_PATTERN)
 # A resource id in the path. Ids outside the pattern are answered 404 before routing (see resolve).
 ResourceId = Annotated[str, Path(pattern=ID_PATTERN)]
 
-# Query parameters every list route takes.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+# Query parameters every list route takes; LmsResolver.paginate reads them.
 PageLimit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (1-100)")]
 # A cursor's length is checked with its signature, so that every bad cursor is the same 400.
 PageCursor = Annotated[
     str | None,
     Query(description=f"The previous page's nextCursor (at most {MAX_CURSOR_LENGTH} characters; a bad one is 400)"),
 ]
+_PAGE_PARAMETERS = frozenset({"limit", "cursor"})
+
+
+class AddedLater:
+    """Marks a list filter added after the route's first release (`Annotated[..., Query(...),
+    ADDED_LATER]`): it joins the cursor fingerprint only when given, so cursors issued before it
+    existed stay valid."""
+
+
+ADDED_LATER = AddedLater()
 
 
 def user_id_query(description: str) -> Any:
@@ -118,6 +133,17 @@ def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _is_unknown_filter_value(error: dict[str, Any]) -> bool:
+    """A query filter typed as an enum (`status`) given a value outside it."""
+    return error.get("type") == "enum" and tuple(error.get("loc", ()))[:1] == ("query",)
+
+
+def _unknown_filter_value(error: dict[str, Any]) -> str:
+    # pydantic lists the members as "'A', 'B' or 'C'".
+    allowed = ", ".join(re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", ""))))
+    return f"Unknown {error['loc'][-1]} '{error.get('input')}'; expected one of {allowed}."
+
+
 class LmsResolver(APIGatewayHttpResolver):
     """An HTTP API resolver with request validation, OpenAPI, and problem+json errors."""
 
@@ -161,6 +187,20 @@ class LmsResolver(APIGatewayHttpResolver):
 
         return lambda_handler
 
+    def paginate[T](self, cursors: CursorCodec, fetch: Callable[[PageRequest], Page[T]]) -> ListResponse[T]:
+        """One page of the list route being served. The route declares `limit`, `cursor` and its
+        filters as parameters (validated before this runs); the cursor is bound to the route, the
+        caller and every filter, so it only ever continues the query that issued it."""
+        # Powertools keeps the matched route and, once request validation has run, the validated
+        # arguments the handler is called with in its per-request context.
+        route = self.context["_route"]
+        arguments: dict[str, Any] = self.context["_route_args"]
+        fingerprint = cursors.fingerprint(
+            route.func.__name__, self.identity.user_id, *_fingerprinted(_filters(route.func), arguments)
+        )
+        page = fetch(cursors.page_request(arguments["limit"], arguments["cursor"], fingerprint))
+        return ListResponse[T](items=page.items, next_cursor=cursors.encode(page.last_key, fingerprint))
+
     @property
     def identity(self) -> Identity:
         """The caller as the authorizer established it."""
@@ -182,10 +222,15 @@ class LmsResolver(APIGatewayHttpResolver):
         errors = list(error.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(HTTPStatus.BAD_REQUEST, "The request body is not valid JSON.")
+        # A filter value the API does not know is a 400, as the contract says, unless the request
+        # also fails validation otherwise (checked first, as when filters were parsed by hand).
+        invalid = [e for e in errors if not _is_unknown_filter_value(e)]
+        if not invalid:
+            return problem(HTTPStatus.BAD_REQUEST, _unknown_filter_value(errors[0]))
         return problem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "The request failed validation.",
-            errors=[_validation_entry(e) for e in errors],
+            errors=[_validation_entry(e) for e in invalid],
         )
 
     @staticmethod
@@ -206,6 +251,27 @@ class LmsResolver(APIGatewayHttpResolver):
         response = problem(HTTPStatus.SERVICE_UNAVAILABLE, "The service is briefly unavailable; retry later.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+@cache
+def _filters(handler: Callable[..., Any]) -> tuple[tuple[str, bool], ...]:
+    """(name, added later) of every filter a list route declares (path and query parameters but
+    the page's own), in declaration order: the order of the fingerprint's parts."""
+    return tuple(
+        (name, any(marker is ADDED_LATER for marker in get_args(parameter.annotation)[1:]))
+        for name, parameter in inspect.signature(handler).parameters.items()
+        if name not in _PAGE_PARAMETERS
+    )
+
+
+def _fingerprinted(filters: tuple[tuple[str, bool], ...], arguments: Mapping[str, Any]) -> list[str]:
+    """The filters' values as the fingerprint takes them: absent is "", an ADDED_LATER filter only
+    when given."""
+    return [
+        "" if arguments[name] is None else str(arguments[name])
+        for name, added_later in filters
+        if not (added_later and arguments[name] is None)
+    ]
 
 
 def _raw_problem(status: HTTPStatus, detail: str) -> dict[str, Any]:
@@ -255,28 +321,18 @@ def _nests_deeper_than(body: bytes, limit: int) -> bool:
     return False
 
 
-def paginate[T](
-    codec: CursorCodec,
-    fetch: Callable[[PageRequest], Page[T]],
-    limit: int,
-    cursor: str | None,
-    *query: str | None,
-) -> ListResponse[T]:
-    """Decode the cursor for this exact query, fetch one page, and sign the next cursor."""
-    fingerprint = codec.fingerprint(*query)
-    page = fetch(codec.page_request(limit, cursor, fingerprint))
-    return ListResponse[T](items=page.items, next_cursor=codec.encode(page.last_key, fingerprint))
+# A bare or quoted (optionally weak) ASCII version number; str.isdigit() would also accept "²".
+_IF_MATCH = re.compile(r'(?:W/)?(?P<quote>"?)(?P<version>[0-9]{1,18})(?P=quote)')
 
 
-def parse_enum[E: StrEnum](kind: type[E], value: str | None, parameter: str) -> E | None:
-    """A query filter value; one the API does not know is a 400, as the contract says."""
-    if value is None:
+def parse_if_match(header: str | None) -> int | None:
+    """`If-Match: 3`, `"3"` or `W/"3"` -> 3; `*` (any version) -> None."""
+    if header is None or header.strip() == "*":
         return None
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise BadRequestError(f"Unknown {parameter} '{value}'; expected one of {allowed}.") from None
+    match = _IF_MATCH.fullmatch(header.strip())
+    if match is None:
+        raise BadRequestError("If-Match must be the enrollment's version number.")
+    return int(match["version"])
 
 
 def no_content() -> Response[None]:

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
 
+    from lms.cursors import CursorCodec
     from lms.events.publisher import EventPublisher
     from lms.idempotency import IdempotentRequest
-    from lms.pagination import CursorCodec
     from lms.services.catalog import CatalogService
     from lms.services.enrollments import EnrollmentService
     from lms.services.progress import ProgressService
@@ -125,7 +125,7 @@ def _cursor_key() -> str:
 
 
 def cursor_codec() -> "CursorCodec":
-    from lms.pagination import CursorCodec
+    from lms.cursors import CursorCodec
 
     return CursorCodec(_cursor_key)
 

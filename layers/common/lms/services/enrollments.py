@@ -1,11 +1,8 @@
 """Enrollment rules: who may enroll whom, seats, the status machine, and optimistic versions."""
 
-import re
-
 from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import (
     AlreadyEnrolledError,
-    BadRequestError,
     ConcurrencyError,
     CourseFullError,
     ForbiddenError,
@@ -26,18 +23,6 @@ from lms.repositories.enrollments import (
 from lms.services.access import acting_user, manages_course, require_course_manager, require_visible
 
 _ATTEMPTS = 3
-# A bare or quoted (optionally weak) ASCII version number; str.isdigit() would also accept "²".
-_IF_MATCH = re.compile(r'(?:W/)?(?P<quote>"?)(?P<version>[0-9]{1,18})(?P=quote)')
-
-
-def parse_if_match(header: str | None) -> int | None:
-    """`If-Match: 3`, `"3"` or `W/"3"` -> 3; `*` (any version) -> None."""
-    if header is None or header.strip() == "*":
-        return None
-    match = _IF_MATCH.fullmatch(header.strip())
-    if match is None:
-        raise BadRequestError("If-Match must be the enrollment's version number.")
-    return int(match["version"])
 
 
 def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:

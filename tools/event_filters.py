@@ -1,4 +1,5 @@
-"""Lambda event filtering: the EventBridge-pattern subset the template uses.
+"""Lambda event filtering: the EventBridge-pattern subset the template uses, as Lambda (and the
+local emulator, and the redrive tool, which replays what Lambda would have delivered) applies it.
 
 Supported: nested objects, lists of exact values, `prefix`, `anything-but` (a value, a list, or
 `{"prefix": ...}`) and `exists`. Anything else is rejected when the pattern is loaded, so a template
@@ -6,7 +7,10 @@ using more than this fails loudly instead of silently matching differently than 
 """
 
 import json
+from collections.abc import Sequence
 from typing import Any
+
+from tools.template import load_template
 
 _OPERATORS = frozenset({"prefix", "anything-but", "exists"})
 
@@ -69,3 +73,24 @@ def _equal(value: Any, expected: Any) -> bool:
     if isinstance(value, numbers) and isinstance(expected, numbers) and not isinstance(value, bool):
         return float(value) == float(expected)
     return bool(value == expected)
+
+
+def passes(patterns: Sequence[dict[str, Any]], record: Any) -> bool:
+    """Whether an event source with these filter patterns delivers the record (no filter: all pass)."""
+    return not patterns or any(matches(pattern, record) for pattern in patterns)
+
+
+def filter_patterns(event_properties: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The patterns of an event source's FilterCriteria (its `Properties` in the template)."""
+    return tuple(load_pattern(f["Pattern"]) for f in event_properties.get("FilterCriteria", {}).get("Filters", []))
+
+
+def stream_filters(function: str, template: dict[str, Any] | None = None) -> tuple[dict[str, Any], ...]:
+    """The FilterCriteria of a function's DynamoDB stream event (the function by its logical id in
+    template.yaml): the one reading of them that the local poller, the redrive tool and the tests
+    share. Empty when the function has no stream event."""
+    resource = (template or load_template())["Resources"].get(function, {})
+    for event in resource.get("Properties", {}).get("Events", {}).values():
+        if event["Type"] == "DynamoDB":
+            return filter_patterns(event["Properties"])
+    return ()
