@@ -10,7 +10,8 @@ from lms.keys import Entity, Writer
 from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.pagination import Page, PageRequest
-from lms.repositories.dynamo import Table, cancellation, serialize, values
+from lms.repositories.dynamo import READS_PER_PAGE, Table, cancellation, serialize, values
+from lms.repositories.index_shards import query_partitions
 
 
 class EnrollmentExistsError(Exception):
@@ -120,8 +121,9 @@ class EnrollmentRepository:
         in the same transaction when the change takes or frees one."""
         update = {
             "Key": serialize(keys.enrollment(current.user_id, current.course_id)),
+            # Sets the index key too: an enrollment stored before index sharding moves to its shard.
             "UpdateExpression": "SET #status = :status, updatedAt = :now, completedAt = :completed, "
-            "version = :version, writer = :writer",
+            "version = :version, writer = :writer, gsi1pk = :index",
             "ConditionExpression": "version = :expected",
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": values(
@@ -131,6 +133,7 @@ class EnrollmentRepository:
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,
+                index=keys.enrollment_index(current.user_id, current.course_id)["gsi1pk"],
             ),
         }
         actions: list[dict[str, Any]] = [{"Update": update}]
@@ -172,12 +175,17 @@ class EnrollmentRepository:
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
 
-    def list_for_course(self, course_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
-        result = self._table.query_page(
+    def list_for_course(
+        self, course_id: str, status: EnrollmentStatus | None, page: PageRequest, *, full_pages: bool = False
+    ) -> Page[Enrollment]:
+        """A course's enrollments, by index shard, then learner. A request's page is bounded in reads
+        (it may come short); `full_pages` fills it whatever that takes, for the summarizer's fan-out,
+        whose segments are exactly one page of learners."""
+        result = query_partitions(
+            self._table,
             page,
-            index=keys.GSI1,
-            key_condition="gsi1pk = :pk",
-            expression_values=values(pk=keys.course_enrollments_partition(course_id)),
+            keys.course_enrollments_partitions(course_id),
             status=status.value if status else None,
+            reads=None if full_pages else READS_PER_PAGE,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
