@@ -8,15 +8,20 @@
 | lesson reference | LESSON#<lesson> | LESSON |  |  |
 | course aggregate | COURSE#<course> | AGGREGATE |  |  |
 | course recompute | COURSE#<course> | RECOMPUTE |  |  |
-| enrollment | USER#<user> | ENROLLMENT#<course> | COURSE#<course>#ENROLLMENTS | USER#<user> |
+| enrollment | USER#<user> | ENROLLMENT#<course> | COURSE#<course>#ENROLLMENTS#<n> | USER#<user> |
 | enrollment ref | ENROLLMENT#<id> | ENROLLMENT |  |  |
-| lesson progress | USER#<user> | PROGRESS#<lesson> | COURSE#<course>#PROGRESS | USER#<user>#<lesson> |
+| lesson progress | USER#<user> | PROGRESS#<lesson> | COURSE#<course>#PROGRESS#<n> | USER#<user>#<lesson> |
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
 
 `<user>` is the user id as it enters a key (`user_key`): a token's `sub` may be any string of up to
 256 characters, so one that is not a plain id (up to 128 of `[A-Za-z0-9._:@|+-]`) is replaced by a
 digest. Ids we generate (course, lesson, enrollment, progress) are always plain.
+
+`<n>` is the learner's index shard (`index_shard`, 0 to INDEX_SHARDS - 1): a course's enrollments and
+progress records are indexed under INDEX_SHARDS partition keys, so no single index partition takes
+every completion of a course. Items written before sharding carry the key without `#<n>`, which is
+still read (see `course_enrollments_partitions`).
 """
 
 import base64
@@ -107,11 +112,33 @@ def enrollment(user_id: str, course_id: str) -> Key:
 
 
 def enrollment_index(user_id: str, course_id: str) -> Key:
-    return {"gsi1pk": course_enrollments_partition(course_id), "gsi1sk": _user_pk(user_id)}
+    return {"gsi1pk": course_enrollments_shard(course_id, user_id), "gsi1sk": _user_pk(user_id)}
 
 
-def course_enrollments_partition(course_id: str) -> str:
-    return f"{_course_pk(course_id)}#ENROLLMENTS"
+# Index shards per course-wide `gsi1` key: 16 x 1,000 WCU/s per partition (see README "Performance
+# and scale"). Changing it moves learners between shards: existing items would need re-keying.
+INDEX_SHARDS = 16
+
+
+def index_shard(user_id: str) -> int:
+    """The learner's shard: stable across processes and releases (not Python's salted hash()), so
+    all of one learner's items in a course share one index partition."""
+    return hashlib.sha256(user_key(user_id).encode("utf-8")).digest()[0] % INDEX_SHARDS
+
+
+def _course_index_partitions(course_id: str, name: str) -> list[str]:
+    """The unsharded key items written before sharding still carry, first, then every shard."""
+    legacy = f"{_course_pk(course_id)}#{name}"
+    return [legacy] + [f"{legacy}#{shard}" for shard in range(INDEX_SHARDS)]
+
+
+def course_enrollments_shard(course_id: str, user_id: str) -> str:
+    return f"{_course_pk(course_id)}#ENROLLMENTS#{index_shard(user_id)}"
+
+
+def course_enrollments_partitions(course_id: str) -> list[str]:
+    """Every `gsi1` partition holding a course's enrollments, in listing order."""
+    return _course_index_partitions(course_id, "ENROLLMENTS")
 
 
 def user_partition(user_id: str) -> str:
@@ -131,11 +158,18 @@ def progress(user_id: str, lesson_id: str) -> Key:
 
 
 def progress_index(user_id: str, course_id: str, lesson_id: str) -> Key:
-    return {"gsi1pk": course_progress_partition(course_id), "gsi1sk": f"{_user_pk(user_id)}#{lesson_id}"}
+    return {"gsi1pk": course_progress_shard(course_id, user_id), "gsi1sk": f"{_user_pk(user_id)}#{lesson_id}"}
 
 
-def course_progress_partition(course_id: str) -> str:
-    return f"{_course_pk(course_id)}#PROGRESS"
+def course_progress_shard(course_id: str, user_id: str) -> str:
+    return f"{_course_pk(course_id)}#PROGRESS#{index_shard(user_id)}"
+
+
+def course_progress_partitions(course_id: str, user_id: str | None = None) -> list[str]:
+    """Every `gsi1` partition holding a course's progress records, in listing order; with `user_id`,
+    only those that may hold that learner's: the unsharded key, then the learner's shard."""
+    partitions = _course_index_partitions(course_id, "PROGRESS")
+    return partitions if user_id is None else [partitions[0], course_progress_shard(course_id, user_id)]
 
 
 def course_progress_learner_prefix(user_id: str) -> str:

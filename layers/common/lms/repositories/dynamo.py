@@ -229,16 +229,17 @@ class Table:
         index: str | None = None,
         status: str | None = None,
         consistent: bool = False,
+        reads: int = READS_PER_PAGE,
     ) -> Page[Item]:
         """One page of at most `page.limit` matches (optionally only those with `status`).
 
         A filter is applied after DynamoDB reads, so a rare status could mean reading a whole
-        partition for one page. Each request makes at most `READS_PER_PAGE` Query calls instead
+        partition for one page. Each request makes at most `reads` Query calls instead
         (reading at most that many times `page.limit` items): a filtered page may hold fewer
         items than asked for, even none, and still have a cursor to continue from."""
         items: list[Item] = []
         start_key = page.start_key
-        for _ in range(READS_PER_PAGE):
+        for _ in range(reads):
             kwargs: dict[str, Any] = {
                 "TableName": self.name,
                 "KeyConditionExpression": key_condition,

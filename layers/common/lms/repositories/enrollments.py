@@ -9,6 +9,7 @@ from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import (
+    READS_PER_PAGE,
     Action,
     Table,
     TransactionCancelledError,
@@ -17,6 +18,7 @@ from lms.repositories.dynamo import (
     update_action,
     values,
 )
+from lms.repositories.index_shards import query_partitions
 
 
 class EnrollmentExistsError(Exception):
@@ -118,7 +120,9 @@ class EnrollmentRepository:
         in the same transaction when the change takes or frees one."""
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer",
+            # Sets the index key too: an enrollment stored before index sharding moves to its shard.
+            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer, "
+            "gsi1pk = :index",
             condition="version = :expected",
             names={"#status": "status"},
             expression_values=values(
@@ -128,6 +132,7 @@ class EnrollmentRepository:
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,
+                index=keys.enrollment_index(current.user_id, current.course_id)["gsi1pk"],
             ),
         )
         actions = [update]
@@ -162,12 +167,17 @@ class EnrollmentRepository:
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
 
-    def list_for_course(self, course_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
-        result = self._table.query_page(
+    def list_for_course(
+        self, course_id: str, status: EnrollmentStatus | None, page: PageRequest, *, full_pages: bool = False
+    ) -> Page[Enrollment]:
+        """A course's enrollments, by index shard, then learner. A request's page is bounded in reads
+        (it may come short); `full_pages` fills it whatever that takes, for the summarizer's fan-out,
+        whose segments are exactly one page of learners."""
+        result = query_partitions(
+            self._table,
             page,
-            index=keys.GSI1,
-            key_condition="gsi1pk = :pk",
-            expression_values=values(pk=keys.course_enrollments_partition(course_id)),
+            keys.course_enrollments_partitions(course_id),
             status=status.value if status else None,
+            reads=None if full_pages else READS_PER_PAGE,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)

@@ -17,6 +17,7 @@ from lms.repositories.dynamo import (
     put_action,
     values,
 )
+from lms.repositories.index_shards import query_partitions
 
 
 class NotEnrolledError(Exception):
@@ -138,17 +139,13 @@ class ProgressRepository:
     def list_for_course(
         self, course_id: str, user_id: str | None, status: ProgressStatus | None, page: PageRequest
     ) -> Page[Progress]:
-        """A course's records, every learner's or one learner's, by learner then lesson."""
-        condition = "gsi1pk = :pk"
-        expression_values = values(pk=keys.course_progress_partition(course_id))
-        if user_id is not None:
-            condition += " AND begins_with(gsi1sk, :learner)"
-            expression_values |= values(learner=keys.course_progress_learner_prefix(user_id))
-        result = self._table.query_page(
+        """A course's records, every learner's or one learner's (only the partitions that may hold
+        them), by index shard, then learner, then lesson."""
+        result = query_partitions(
+            self._table,
             page,
-            index=keys.GSI1,
-            key_condition=condition,
-            expression_values=expression_values,
+            keys.course_progress_partitions(course_id, user_id),
+            sort_prefix=keys.course_progress_learner_prefix(user_id) if user_id is not None else None,
             status=status.value if status else None,
         )
         return Page([Progress.model_validate(i) for i in result.items], result.last_key)

@@ -406,7 +406,9 @@ class SummaryService:
         cursors: list[dict[str, Any] | None] = []
         start: dict[str, Any] | None = None
         while True:
-            page = self._enrollments.list_for_course(course_id, None, PageRequest(LEARNERS_PER_SEGMENT, start))
+            page = self._enrollments.list_for_course(
+                course_id, None, PageRequest(LEARNERS_PER_SEGMENT, start), full_pages=True
+            )
             if page.items:
                 cursors.append(start)
             start = page.last_key
@@ -437,7 +439,7 @@ class SummaryService:
         remaining, start = limit, start_key
         while remaining > 0:
             page = self._enrollments.list_for_course(
-                course_id, None, PageRequest(min(remaining, LEARNERS_PER_SEGMENT), start)
+                course_id, None, PageRequest(min(remaining, LEARNERS_PER_SEGMENT), start), full_pages=True
             )
             changed: Changes = {enrollment.user_id: {} for enrollment in page.items}
             outcomes = list(self.recompute_learners(course_id, changed, cause).values())

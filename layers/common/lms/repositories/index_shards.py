@@ -1,0 +1,68 @@
+"""Reading a course-wide `gsi1` list that is written in shards (see keys.INDEX_SHARDS) as one list.
+
+The partitions are read one after another, in the order keys gives them (the unsharded key of items
+written before sharding first, then shards 0 to 15). A page's position is the partition's index and
+DynamoDB's LastEvaluatedKey within it, `{"shard": n, "key": {...}}`; the cursor codec signs it like
+any start key. A bare LastEvaluatedKey (a cursor or fan-out segment from before sharding) was taken
+in the unsharded partition, so it continues there.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from lms import keys
+from lms.errors import InvalidCursorError
+from lms.pagination import Page, PageRequest
+from lms.repositories.dynamo import READS_PER_PAGE, Item, Table, values
+
+
+def _position(start_key: dict[str, Any] | None, partitions: int) -> tuple[int, dict[str, Any] | None]:
+    if start_key is None:
+        return 0, None
+    if "shard" not in start_key:
+        return 0, start_key  # taken before sharding, in the unsharded partition
+    shard, key = start_key["shard"], start_key.get("key")
+    # An int from a cursor's JSON; a Decimal from a fan-out segment's stream image.
+    if isinstance(shard, bool) or not isinstance(shard, int | Decimal) or shard not in range(partitions):
+        raise InvalidCursorError
+    if not (key is None or isinstance(key, dict)):
+        raise InvalidCursorError
+    return int(shard), key
+
+
+def query_partitions(
+    table: Table,
+    page: PageRequest,
+    partitions: list[str],
+    *,
+    sort_prefix: str | None = None,
+    status: str | None = None,
+    reads: int | None = READS_PER_PAGE,
+) -> Page[Item]:
+    """One page over `partitions` of `gsi1`, read in order, making at most `reads` Query calls
+    (None: as many as it takes to fill the page, for the summarizer's fan-out). Like any bounded
+    page, it may hold fewer items than asked for and still have a cursor."""
+    shard, start_key = _position(page.start_key, len(partitions))
+    condition = "gsi1pk = :pk" + (" AND begins_with(gsi1sk, :prefix)" if sort_prefix is not None else "")
+    items: list[Item] = []
+    made = 0
+    while shard < len(partitions) and len(items) < page.limit and (reads is None or made < reads):
+        expression_values = values(pk=partitions[shard])
+        if sort_prefix is not None:
+            expression_values |= values(prefix=sort_prefix)
+        result = table.query_page(
+            PageRequest(page.limit - len(items), start_key),
+            index=keys.GSI1,
+            key_condition=condition,
+            expression_values=expression_values,
+            status=status,
+            reads=1,
+        )
+        made += 1
+        items += result.items
+        start_key = result.last_key
+        if start_key is None:
+            shard += 1
+    if shard >= len(partitions):
+        return Page(items, None)
+    return Page(items, {"shard": shard} | ({"key": start_key} if start_key else {}))
