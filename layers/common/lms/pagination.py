@@ -18,3 +18,4 @@ class PageRequest:
 class Page[T]:
     items: list[T]
     last_key: dict[str, Any] | None
+    scanned: int = 0  # items DynamoDB read for this page before any filter: what the page cost

@@ -238,6 +238,7 @@ class Table:
         (reading at most that many times `page.limit` items): a filtered page may hold fewer
         items than asked for, even none, and still have a cursor to continue from."""
         items: list[Item] = []
+        scanned = 0
         start_key = page.start_key
         for _ in range(reads):
             kwargs: dict[str, Any] = {
@@ -258,11 +259,12 @@ class Table:
                 kwargs["ExclusiveStartKey"] = serialize(start_key)
             response = self.client.query(**kwargs)
             items.extend(deserialize(i) for i in response.get("Items", []))
+            scanned += response.get("ScannedCount", 0)
             last = response.get("LastEvaluatedKey")
             start_key = deserialize(last) if last else None
             if start_key is None or len(items) >= page.limit:
                 break
-        return Page(items=items, last_key=start_key)
+        return Page(items=items, last_key=start_key, scanned=scanned)
 
     def query_prefix(self, page: PageRequest, pk: str, sk_prefix: str, status: str | None) -> Page[Item]:
         """One page of a partition's items whose sort key starts with `sk_prefix` (strongly consistent)."""

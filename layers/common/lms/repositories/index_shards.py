@@ -39,19 +39,27 @@ def query_partitions(
     status: str | None = None,
     reads: int | None = READS_PER_PAGE,
 ) -> Page[Item]:
-    """One page over `partitions` of `gsi1`, read in order, making at most `reads` Query calls
-    (None: as many as it takes to fill the page, for the summarizer's fan-out). Like any bounded
-    page, it may hold fewer items than asked for and still have a cursor."""
+    """One page over `partitions` of `gsi1`, read in order. A request reads at most `reads` times
+    the page size in items (None: whatever it takes to fill the page, for the summarizer's fan-out),
+    as any bounded page does, so a filtered page may hold fewer items than asked for and still have
+    a cursor. An empty shard costs one call and no page: a small course's list comes whole."""
     shard, start_key = _position(page.start_key, len(partitions))
     condition = "gsi1pk = :pk" + (" AND begins_with(gsi1sk, :prefix)" if sort_prefix is not None else "")
+    budget = None if reads is None else reads * page.limit  # items the request may read
+    calls = len(partitions) + (reads or 0)  # every partition once, and a few more within one
     items: list[Item] = []
-    made = 0
-    while shard < len(partitions) and len(items) < page.limit and (reads is None or made < reads):
+    scanned = made = 0
+    while shard < len(partitions) and len(items) < page.limit:
+        room = page.limit - len(items)
+        if budget is not None:
+            if scanned >= budget or made >= calls:
+                break
+            room = min(room, budget - scanned)
         expression_values = values(pk=partitions[shard])
         if sort_prefix is not None:
             expression_values |= values(prefix=sort_prefix)
         result = table.query_page(
-            PageRequest(page.limit - len(items), start_key),
+            PageRequest(room, start_key),
             index=keys.GSI1,
             key_condition=condition,
             expression_values=expression_values,
@@ -59,6 +67,7 @@ def query_partitions(
             reads=1,
         )
         made += 1
+        scanned += result.scanned
         items += result.items
         start_key = result.last_key
         if start_key is None:
