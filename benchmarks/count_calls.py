@@ -1,7 +1,6 @@
 """Invoke handlers in-process against DDB_ENDPOINT and print how many DynamoDB calls each made."""
 
 import json
-import os
 import sys
 from collections import Counter
 from typing import Any
@@ -9,6 +8,7 @@ from urllib.parse import urlencode
 
 import botocore.session
 
+from benchmarks.environment import use_local_dynamodb
 from local.context import LambdaContext
 from local.loader import ROOT, load_module
 
@@ -49,17 +49,7 @@ def with_query(sample: dict[str, Any], **query: str) -> dict[str, Any]:
 
 
 def main(learner: str, course_id: str, lesson_id: str, instructor: str) -> None:
-    os.environ.update(
-        AWS_ENDPOINT_URL_DYNAMODB=os.environ["DDB_ENDPOINT"],
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME="lms-dev",
-        CURSOR_SECRET="bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="ERROR",
-    )
+    use_local_dynamodb(POWERTOOLS_METRICS_DISABLED="true")
     # Handlers build their clients from a fresh botocore session: hand them one that counts.
     session = botocore.session.get_session()
     session.register("before-call.dynamodb", count)

@@ -18,6 +18,7 @@ import botocore.session
 
 from benchmarks.capacity import CapacityMeter, install
 from benchmarks.count_calls import event as api_event
+from benchmarks.environment import use_local_dynamodb
 from benchmarks.progress import progress_bar
 from local.context import LambdaContext
 from local.loader import LAYER_PATH, load_module
@@ -32,16 +33,8 @@ BACKLOG_LESSONS = 20
 
 
 def _environment() -> None:
-    os.environ.update(
-        AWS_ENDPOINT_URL_DYNAMODB=os.environ["DDB_ENDPOINT"],
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME="lms-dev",
+    use_local_dynamodb(
         IDEMPOTENCY_TABLE_NAME="lms-idempotency-dev",
-        CURSOR_SECRET="bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="ERROR",
         POWERTOOLS_METRICS_NAMESPACE="LMS",
         POWERTOOLS_SERVICE_NAME="lms-enrollments",
     )
