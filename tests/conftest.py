@@ -248,6 +248,17 @@ def record(
     return api.call("record_progress", **caller, body={"lessonId": lesson_id, "action": action, **fields})
 
 
+def list_course(api: ApiHarness, course_id: str, caller: dict[str, str] = STUDENT, **query: str) -> Reply:
+    """GET /progress/course/{courseId}."""
+    return api.call("list_course_progress", **caller, path={"courseId": course_id}, query=query or None)
+
+
+def tampered(cursor: str) -> str:
+    """The cursor with one character of its payload changed: its signature no longer matches."""
+    payload, signature = cursor.split(".")
+    return f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{signature}"
+
+
 def recorded(
     api: ApiHarness, lesson_id: str, action: str = "view", caller: dict[str, str] = STUDENT, **fields: Any
 ) -> dict[str, Any]:

@@ -14,8 +14,21 @@ from lms.pagination import PageRequest
 from lms.repositories.dynamo import READS_PER_PAGE, Table
 from lms.repositories.enrollments import EnrollmentRepository
 from lms.repositories.progress import ProgressRepository
-from tests.conftest import SEED, TEST_ENV, ApiHarness, SeededCourse, StreamHarness, assert_problem
-from tests.unit.test_progress import INSTRUCTOR, create_course, enroll, list_course, ok, recorded, tampered
+from tests.conftest import (
+    INSTRUCTOR,
+    SEED,
+    TEST_ENV,
+    ApiHarness,
+    SeededCourse,
+    StreamHarness,
+    assert_problem,
+    create_course,
+    enroll,
+    list_course,
+    ok,
+    recorded,
+    tampered,
+)
 
 COURSE = SEED["course"]
 
@@ -285,6 +298,36 @@ def test_a_lesson_added_reaches_learners_in_every_shard(
     assert [index_key_of(dynamodb, keys.enrollment(learner, COURSE)) for learner in LEARNERS[:3]] == [
         keys.enrollment_index(learner, COURSE)["gsi1pk"] for learner in LEARNERS[:3]
     ]
+
+
+def test_a_learner_enrolling_during_a_fanout_pushes_nobody_out_of_its_segment(
+    crowd: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given segments of 4 scheduled for a lesson added, when a learner enrolls inside the second
+    segment's range before it runs, then every learner still follows the new outline: a segment runs
+    to the next one's start, not for a count, so the learner at that start is not skipped."""
+    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 4)
+    stream.drain()
+    in_order = [
+        e.user_id
+        for e in crowd.enrollments.list_for_course(COURSE, None, PageRequest(100, None), full_pages=True).items
+    ]
+    crowd.courses.append_lesson(
+        COURSE,
+        SEED["module_2"],
+        Lesson(id="01jd0000000000000000000009", title="DynamoDB Streams", position=0, required=True),
+        "2026-11-26T11:00:00.000Z",
+    )
+    stream.deliver(stream.pending())  # the fan-out: segment 0 recomputed, segments 1-3 scheduled
+    # A learner who sorts just before the sixth (in the second segment, in that learner's shard).
+    shard = keys.index_shard(in_order[5])
+    newcomer = next(f"aaa-{n}" for n in range(1000) if keys.index_shard(f"aaa-{n}") == shard)
+    crowd.enroll(newcomer, "01jd0000000000000000003000")
+
+    stream.drain(rounds=20)
+
+    behind = [u for u in in_order if (s := crowd.summaries.get(u, COURSE)) is None or s.summary.required_lessons != 3]
+    assert behind == []
 
 
 # ------------------------------------------------------------------------------------- over HTTP

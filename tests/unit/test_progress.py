@@ -22,9 +22,11 @@ from tests.conftest import (
     assert_problem,
     create_course,
     enroll,
+    list_course,
     ok,
     record,
     recorded,
+    tampered,
 )
 
 
@@ -39,10 +41,6 @@ def patch_progress(api: ApiHarness, progress_id: str, body: Any, caller: dict[st
 
 def list_mine(api: ApiHarness, caller: dict[str, str] = STUDENT, **query: str) -> Reply:
     return api.call("list_progress", **caller, query=query or None)
-
-
-def list_course(api: ApiHarness, course_id: str, caller: dict[str, str] = STUDENT, **query: str) -> Reply:
-    return api.call("list_course_progress", **caller, path={"courseId": course_id}, query=query or None)
 
 
 def owners_and_lessons(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -456,11 +454,6 @@ def test_list_pages_with_limit_one_until_next_cursor_is_null(
 
     assert len(paged) == 3
     assert sorted(item["id"] for item in paged) == sorted(item["id"] for item in ok(list_mine(api))["items"])
-
-
-def tampered(cursor: str) -> str:
-    payload, signature = cursor.split(".")
-    return f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{signature}"
 
 
 @pytest.mark.parametrize(

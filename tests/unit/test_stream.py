@@ -181,7 +181,11 @@ def test_a_lesson_added_fans_out_in_segments_that_each_read_the_outline_once_per
     assert stream.deliver(records("lesson_added")) == {"batchItemFailures": []}
     assert sum(summary_of(seeded, u)["requiredLessons"] == 3 for u in learners) == 2
     scheduled = segment_items(dynamodb, 2)
-    assert all(item is not None and "limit" in item for item in scheduled)
+    first, second = scheduled
+    assert first is not None
+    assert second is not None
+    # Each segment ends where the next starts; the last runs to the end of the course's learners.
+    assert (first.get("until"), second.get("until")) == (second["cursor"], None)
 
     stream.drain()
 

@@ -4,7 +4,7 @@ Retry-After, from the API's single error mapping; the clients' retries and timeo
 from typing import Any
 
 import pytest
-from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from tests.conftest import ApiHarness, assert_problem
 
@@ -29,6 +29,27 @@ def test_an_unreachable_table_is_a_503_problem_with_retry_after(
     reply = api.call("get_course", path={"courseId": "c-1"})
 
     assert_problem(reply, 503)
+    assert reply.headers["Retry-After"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ProvisionedThroughputExceededException", 503), ("ThrottlingException", 503), ("AccessDeniedException", None)],
+)
+def test_a_table_still_throttled_after_retries_is_a_503_and_any_other_refusal_stays_ours(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, code: str, status: int | None
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "Query")
+
+    monkeypatch.setattr(api.module("get_course").catalog, "get_course", refused)
+
+    if status is None:  # a refusal the client cannot fix by waiting: the function fails (a bare 500)
+        with pytest.raises(ClientError):
+            api.call("get_course", path={"courseId": "c-1"})
+        return
+    reply = api.call("get_course", path={"courseId": "c-1"})
+    assert_problem(reply, status)
     assert reply.headers["Retry-After"] == "2"
 
 

@@ -18,8 +18,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
-from botocore.exceptions import HTTPClientError
 
 from lms.cursors import MAX_CURSOR_LENGTH, CursorCodec
 from lms.errors import (
@@ -42,6 +42,15 @@ MAX_BODY_BYTES = 64 * 1024
 # Our deepest body (a course outline) nests 4 levels; json.loads would recurse into a 500 long
 # before a 64 KiB body runs out of brackets.
 MAX_JSON_DEPTH = 32
+# Error codes of an AWS service that is busy rather than refusing the request itself.
+AWS_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+    }
+)
 RETRY_AFTER_SECONDS = 2  # when an AWS service could not be reached (after the client's own retries)
 
 _ID = re.compile(ID_PATTERN)
@@ -158,6 +167,7 @@ class LmsResolver(APIGatewayHttpResolver):
         self.exception_handler(PermissionError)(self._no_identity)
         # DynamoDB (or another AWS service) out of reach after the client's bounded retries.
         self.exception_handler([AwsConnectionError, HTTPClientError])(self._service_unreachable)
+        self.exception_handler(ClientError)(self._service_refused)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Checked before routing, because request validation would otherwise answer first.
@@ -244,6 +254,14 @@ class LmsResolver(APIGatewayHttpResolver):
     @staticmethod
     def _no_identity(error: PermissionError) -> Response[str]:
         return problem(HTTPStatus.FORBIDDEN, "The request carries no caller identity.")
+
+    @classmethod
+    def _service_refused(cls, error: ClientError) -> Response[str]:
+        """Throttled still after the client's own retries: busy, so 503 like an unreachable service.
+        Any other refusal (AccessDenied, a validation error) is ours to fix: it stays a 500."""
+        if error.response.get("Error", {}).get("Code") in AWS_BUSY_CODES:
+            return cls._service_unreachable(error)
+        raise error
 
     @staticmethod
     def _service_unreachable(error: Exception) -> Response[str]:

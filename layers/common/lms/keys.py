@@ -6,8 +6,9 @@
 | module | COURSE#<course> | MODULE#<module> |  |  |
 | lesson | COURSE#<course> | LESSON#<lesson> |  |  |
 | lesson reference | LESSON#<lesson> | LESSON |  |  |
-| course aggregate | COURSE#<course> | AGGREGATE |  |  |
-| course recompute | COURSE#<course> | RECOMPUTE |  |  |
+| course aggregate (before sharding; read only) | COURSE#<course> | AGGREGATE |  |  |
+| course aggregate shard | COURSE#<course>#AGGREGATE#<0-15> | AGGREGATE |  |  |
+| fan-out segment | COURSE#<course>#FANOUT#<n> | FANOUT |  |  |
 | enrollment | USER#<user> | ENROLLMENT#<course> | COURSE#<course>#ENROLLMENTS#<n> | USER#<user> |
 | enrollment ref | ENROLLMENT#<id> | ENROLLMENT |  |  |
 | lesson progress | USER#<user> | PROGRESS#<lesson> | COURSE#<course>#PROGRESS#<n> | USER#<user>#<lesson> |
@@ -101,10 +102,6 @@ def lesson_ref(lesson_id: str) -> Key:
 
 def course_aggregate(course_id: str) -> Key:
     return {"pk": _course_pk(course_id), "sk": "AGGREGATE"}
-
-
-def course_recompute(course_id: str) -> Key:
-    return {"pk": _course_pk(course_id), "sk": "RECOMPUTE"}
 
 
 def enrollment(user_id: str, course_id: str) -> Key:

@@ -17,7 +17,7 @@ from lms.keys import Entity
 from lms.models.progress import Progress
 from lms.observability import metrics
 from lms.repositories.dynamo import deserialize
-from lms.services.summaries import LEARNERS_PER_SEGMENT, Changes, RecomputeResult, SummaryService
+from lms.services.summaries import Changes, RecomputeResult, SummaryService
 
 # Stop starting new pages of a fan-out segment when less than this much time is left.
 TIME_RESERVE_MS = 30_000
@@ -36,6 +36,7 @@ class TableItem(BaseModel):
     segment: int | None = None
     cursor: dict[str, Any] | None = None
     limit: int | None = None
+    until: dict[str, Any] | None = None
 
 
 class TableChange(DynamoDBStreamChangedRecordModel):
@@ -175,9 +176,10 @@ class ChangeBatch:
             work.course_id,
             work.segment,
             image.cursor if image else None,
-            image.limit if image and image.limit else LEARNERS_PER_SEGMENT,
+            image.limit if image else None,
             cause,
             has_time,
+            until=image.until if image else None,
         )
 
     def apply(self, record: TableStreamRecord) -> Literal[True]:

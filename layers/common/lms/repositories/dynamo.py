@@ -5,6 +5,7 @@ cancelled transaction or a failed condition surfaces as one typed exception (`Tr
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -30,7 +31,7 @@ def serialize_value(value: Any) -> dict[str, Any]:
         return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": value}
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):  # Decimal: as stream images carry numbers
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": str(value)}

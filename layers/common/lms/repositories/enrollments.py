@@ -18,7 +18,7 @@ from lms.repositories.dynamo import (
     update_action,
     values,
 )
-from lms.repositories.index_shards import query_partitions
+from lms.repositories.index_shards import precedes, query_partitions
 
 
 class EnrollmentExistsError(Exception):
@@ -166,6 +166,11 @@ class EnrollmentRepository:
             page, keys.user_partition(user_id), keys.ENROLLMENT_PREFIX, status.value if status else None
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
+
+    @staticmethod
+    def comes_before(position: dict[str, Any], other: dict[str, Any]) -> bool:
+        """Whether one position in a course's enrollments (a page's last key) precedes another."""
+        return precedes(position, other)
 
     def list_for_course(
         self, course_id: str, status: EnrollmentStatus | None, page: PageRequest, *, full_pages: bool = False

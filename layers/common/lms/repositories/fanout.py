@@ -13,26 +13,42 @@ class FanoutRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def schedule_segments(
-        self, course_id: str, cursors: list[dict[str, Any] | None], limit: int, cause: str, now: str
-    ) -> None:
-        """Segment items 1, 2, ... one per cursor, each segment recomputing `limit` learners."""
+    def schedule_segments(self, course_id: str, starts: list[dict[str, Any]], cause: str, now: str) -> None:
+        """Segment items 1, 2, ... one per start position, each running until the next one's start
+        (the last to the end of the course's learners)."""
+        ends: list[dict[str, Any] | None] = [*starts[1:], None]
         self._table.put_all(
-            [self._segment_item(course_id, n, cursor, limit, cause, now) for n, cursor in enumerate(cursors, 1)]
+            [
+                self._segment_item(course_id, n, start, None, end, cause, now)
+                for n, (start, end) in enumerate(zip(starts, ends, strict=True), 1)
+            ]
         )
 
     def continue_segment(
-        self, course_id: str, segment: int, cursor: dict[str, Any], limit: int | None, cause: str, now: str
+        self,
+        course_id: str,
+        segment: int,
+        cursor: dict[str, Any],
+        limit: int | None,
+        until: dict[str, Any] | None,
+        cause: str,
+        now: str,
     ) -> None:
         """Leave the rest of a segment to the next invocation (the item's new stream record)."""
-        self._table.put(self._segment_item(course_id, segment, cursor, limit, cause, now))
+        self._table.put(self._segment_item(course_id, segment, cursor, limit, until, cause, now))
 
     def finish_segment(self, course_id: str, segment: int) -> None:
         self._table.delete(keys.course_fanout_segment(course_id, segment))
 
     @staticmethod
     def _segment_item(
-        course_id: str, segment: int, cursor: dict[str, Any] | None, limit: int | None, cause: str, now: str
+        course_id: str,
+        segment: int,
+        cursor: dict[str, Any] | None,
+        limit: int | None,
+        until: dict[str, Any] | None,
+        cause: str,
+        now: str,
     ) -> Item:
         return {
             **keys.course_fanout_segment(course_id, segment),
@@ -42,6 +58,7 @@ class FanoutRepository:
             "segment": segment,
             "cursor": cursor,
             "limit": limit,
+            "until": until,
             "cause": cause,
             "updatedAt": now,
         }

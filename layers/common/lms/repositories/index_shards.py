@@ -30,6 +30,17 @@ def _position(start_key: dict[str, Any] | None, partitions: int) -> tuple[int, d
     return int(shard), key
 
 
+def precedes(position: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether a list position (a page's last key) comes before another, in reading order:
+    partition first, then the learner's index sort key."""
+    return _order(position) < _order(other)
+
+
+def _order(position: dict[str, Any]) -> tuple[int, str]:
+    shard, key = (int(position["shard"]), position.get("key")) if "shard" in position else (0, position)
+    return shard, str((key or {}).get("gsi1sk", ""))
+
+
 def query_partitions(
     table: Table,
     page: PageRequest,

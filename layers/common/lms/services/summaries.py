@@ -402,57 +402,66 @@ class SummaryService:
     # ----------------------------------------------------------------------------------- fan-out
     def start_fanout(self, course_id: str, cause: str, has_time: Callable[[], bool]) -> list[RecomputeResult]:
         """The outline changed: split the enrolled learners into segments (a page of enrollments
-        each), schedule an item for every segment but the first, and recompute the first one here."""
-        cursors: list[dict[str, Any] | None] = []
+        each), schedule an item for every segment but the first, and recompute the first one here.
+        A segment runs until the next one's start, not for a count: a learner who enrolls meanwhile
+        must not push another past the segment's end, where no segment would reach them."""
+        starts: list[dict[str, Any] | None] = []
         start: dict[str, Any] | None = None
         while True:
             page = self._enrollments.list_for_course(
                 course_id, None, PageRequest(LEARNERS_PER_SEGMENT, start), full_pages=True
             )
             if page.items:
-                cursors.append(start)
+                starts.append(start)
             start = page.last_key
             if start is None:
                 break
-        if not cursors:
+        if not starts:
             return []
-        if len(cursors) > 1:
-            self._fanout.schedule_segments(course_id, cursors[1:], LEARNERS_PER_SEGMENT, cause, self._now())
-            logger.info("course fan-out scheduled", extra={"courseId": course_id, "segments": len(cursors)})
-        return self.run_segment(course_id, 0, None, LEARNERS_PER_SEGMENT, cause, has_time, stored=False)
+        later = [start for start in starts[1:] if start is not None]
+        if later:
+            self._fanout.schedule_segments(course_id, later, cause, self._now())
+            logger.info("course fan-out scheduled", extra={"courseId": course_id, "segments": len(starts)})
+        first_end = later[0] if later else None
+        return self.run_segment(course_id, 0, None, None, cause, has_time, until=first_end, stored=False)
 
     def run_segment(
         self,
         course_id: str,
         segment: int,
         start_key: dict[str, Any] | None,
-        limit: int,
+        limit: int | None,
         cause: str,
         has_time: Callable[[], bool],
         *,
+        until: dict[str, Any] | None = None,
         stored: bool = True,
     ) -> list[RecomputeResult]:
-        """Recompute the `limit` learners of one segment (`stored`: it has an item to remove at the
-        end); when time runs short, the rest is left to the next invocation through the segment
-        item's stream record."""
+        """Recompute one segment's learners: from `start_key` until the position `until`, or to the
+        end of the course's learners when neither `until` nor `limit` is given (`limit`: a count, for
+        segments scheduled before segments had ends). `stored`: it has an item to remove at the end.
+        When time runs short, the rest is left to the next invocation through the segment item's
+        stream record."""
         results: list[RecomputeResult] = []
-        remaining, start = limit, start_key
-        while remaining > 0:
-            page = self._enrollments.list_for_course(
-                course_id, None, PageRequest(min(remaining, LEARNERS_PER_SEGMENT), start), full_pages=True
-            )
+        remaining, start = (limit if until is None else None), start_key
+        while True:
+            size = LEARNERS_PER_SEGMENT if remaining is None else min(remaining, LEARNERS_PER_SEGMENT)
+            page = self._enrollments.list_for_course(course_id, None, PageRequest(size, start), full_pages=True)
             changed: Changes = {enrollment.user_id: {} for enrollment in page.items}
             outcomes = list(self.recompute_learners(course_id, changed, cause).values())
             failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
             if failure is not None:
                 raise failure  # the segment's record is retried; learners already done are no-ops
             results += [outcome for outcome in outcomes if isinstance(outcome, RecomputeResult)]
-            remaining -= len(page.items)
+            if remaining is not None:
+                remaining -= len(page.items)
             start = page.last_key
-            if start is None or not page.items:
+            if start is None or not page.items or (remaining is not None and remaining <= 0):
                 break
-            if remaining > 0 and not has_time():
-                self._fanout.continue_segment(course_id, segment, start, remaining, cause, self._now())
+            if until is not None and not self._enrollments.comes_before(start, until):
+                break
+            if not has_time():
+                self._fanout.continue_segment(course_id, segment, start, remaining, until, cause, self._now())
                 logger.info("fan-out segment continues in the next invocation", extra={"courseId": course_id})
                 return results
         if stored:
