@@ -2,6 +2,7 @@
 cancelled transaction or a failed condition surfaces as one typed exception (`TransactionCancelledError`,
 `ConditionFailedError`), never as a botocore error to pick apart."""
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ READS_PER_PAGE = 3
 
 # Plain Python values <-> DynamoDB attribute values, for the types this service stores. boto3's
 # TypeSerializer would do it too, but importing boto3 costs a cold start about 100 ms.
+def _back_off(attempt: int) -> None:
+    """Before resending what a throttled batch left unprocessed: exponential, at most 1 s."""
+    if attempt:
+        time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
+
+
 def serialize_value(value: Any) -> dict[str, Any]:
     if value is None:
         return {"NULL": True}
@@ -215,10 +222,13 @@ class Table:
             pending: dict[str, Any] = {
                 self.name: {"Keys": [serialize(k) for k in keys[start : start + 100]], "ConsistentRead": consistent}
             }
-            while pending:
+            for attempt in itertools.count():
+                _back_off(attempt)
                 response = self.client.batch_get_item(RequestItems=pending)
                 found.extend(deserialize(i) for i in response.get("Responses", {}).get(self.name, []))
                 pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
         return found
 
     def query_page(
@@ -354,13 +364,12 @@ class Table:
 
     def _put_batch(self, items: list[Item]) -> None:
         pending: dict[str, Any] = {self.name: [{"PutRequest": {"Item": serialize(i)}} for i in items]}
-        attempt = 0
-        while pending:
-            if attempt:
-                time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
+        for attempt in itertools.count():
+            _back_off(attempt)
             response = self.client.batch_write_item(RequestItems=pending)
             pending = response.get("UnprocessedItems") or {}
-            attempt += 1
+            if not pending:
+                break
 
     def transact(self, actions: list[Action]) -> None:
         """TransactWriteItems; TransactionCancelledError (with a reason per action) when it is cancelled."""

@@ -10,6 +10,11 @@ def manages_course(identity: Identity, course: Course) -> bool:
     return identity.is_admin or (identity.is_instructor and identity.user_id in course.instructor_ids)
 
 
+def is_staff(identity: Identity, course: Course | None) -> bool:
+    """Admins, and the instructors of the course when it is known."""
+    return identity.is_admin or (course is not None and manages_course(identity, course))
+
+
 def require_course_manager(identity: Identity, course: Course) -> None:
     if not manages_course(identity, course):
         raise ForbiddenError("Only this course's instructors or an admin may do this.")

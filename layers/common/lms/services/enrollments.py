@@ -20,7 +20,7 @@ from lms.repositories.enrollments import (
     EnrollmentRepository,
     StaleEnrollmentError,
 )
-from lms.services.access import acting_user, manages_course, require_course_manager, require_visible
+from lms.services.access import acting_user, is_staff, manages_course, require_course_manager, require_visible
 
 _ATTEMPTS = 3
 
@@ -29,11 +29,6 @@ def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
     """Every status but DROPPED holds a seat."""
     was_seated, is_seated = old != EnrollmentStatus.DROPPED, new != EnrollmentStatus.DROPPED
     return int(is_seated) - int(was_seated)
-
-
-def _is_staff(identity: Identity, course: Course | None) -> bool:
-    """Admins, and the instructors of the course (loaded by `_visible` whenever it could matter)."""
-    return identity.is_admin or (course is not None and manages_course(identity, course))
 
 
 class EnrollmentService:
@@ -150,7 +145,7 @@ class EnrollmentService:
     ) -> None:
         """Learners may drop, and come back after dropping; staff may set any status. A suspension is
         staff's to lift, so a suspended learner cannot drop (and then re-activate) their way out."""
-        if _is_staff(identity, course):
+        if is_staff(identity, course):
             return
         if status == current.status:
             return
@@ -166,7 +161,7 @@ class EnrollmentService:
         read, so a suspension that lands meanwhile is seen on the retry."""
         for _ in range(_ATTEMPTS):
             current, course = self._visible(identity, enrollment_id)
-            if current.status == EnrollmentStatus.SUSPENDED and not _is_staff(identity, course):
+            if current.status == EnrollmentStatus.SUSPENDED and not is_staff(identity, course):
                 raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
             try:
                 self._enrollments.delete(current)
