@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -89,6 +90,23 @@ def user_id_query(description: str) -> Any:
 def course_id_query(description: str) -> Any:
     """A `courseId` query parameter: an id we generated, so it has their pattern (else 422)."""
     return Query(pattern=ID_PATTERN, description=description)
+
+
+def created_response(description: str, location: str, model: type[Any] | None = None) -> OpenAPIResponse:
+    """A create route's 201 in OpenAPI: the new resource (`model`, else the route's return type) and
+    its path in `Location` (LmsResolver.created), described by its template (`/courses/{courseId}`)."""
+    response: OpenAPIResponse = {
+        "description": description,
+        "headers": {
+            "Location": {
+                "description": f"The new resource's path, {location} (through a named stage, after it: /dev{location})",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+    if model is not None:
+        response["content"] = {"application/json": {"model": model}}
+    return response
 
 
 # The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
@@ -212,6 +230,18 @@ class LmsResolver(APIGatewayHttpResolver):
         )
         page = fetch(cursors.page_request(arguments["limit"], arguments["cursor"], fingerprint))
         return ListResponse[T](items=page.items, next_cursor=cursors.encode(page.last_key, fingerprint))
+
+    def created[T](self, resource: T, path: str) -> Response[T]:
+        """201 Created with `Location`: the new resource's path (`/courses/{id}`), after the stage
+        when the API is called through a named one (`/dev/courses/{id}`), as the client addressed it."""
+        stage = self.current_event.request_context.stage
+        prefix = "" if stage == "$default" else f"/{stage}"
+        return Response(
+            status_code=HTTPStatus.CREATED.value,
+            content_type="application/json",
+            body=resource,
+            headers={"Location": prefix + path},
+        )
 
     @property
     def identity(self) -> Identity:
