@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, created_response
 from lms.idempotency import IdempotentRequest
 from lms.models.enrollments import Enrollment, EnrollmentCreate, EnrollOutcome
 from lms.observability import metrics, tracer
@@ -31,7 +31,7 @@ enroll_once = container.idempotent_by_key(enroll)
     "/enrollments",
     status_code=201,
     responses={
-        201: {"description": "Enrolled", "content": {"application/json": {"model": Enrollment}}},
+        201: created_response("Enrolled", "/enrollments/{enrollmentId}", Enrollment),
         200: {
             "description": "A DROPPED enrollment, reactivated",
             "content": {"application/json": {"model": Enrollment}},
@@ -50,8 +50,9 @@ def create_enrollment(
 ) -> Response[Enrollment]:
     request = IdempotentRequest[EnrollmentCreate](caller=app.identity.user_id, key=idempotency_key or "", body=body)
     outcome = enroll_once(request, app.lambda_context) if idempotency_key else enroll(request)
-    status = HTTPStatus.CREATED if outcome.created else HTTPStatus.OK
-    return Response(status_code=status.value, content_type="application/json", body=outcome.enrollment)
+    if outcome.created:  # a replay (same Idempotency-Key) too: the same enrollment, the same Location
+        return app.created(outcome.enrollment, f"/enrollments/{outcome.enrollment.id}")
+    return Response(status_code=HTTPStatus.OK.value, content_type="application/json", body=outcome.enrollment)
 
 
 lambda_handler = app.lambda_handler()

@@ -5,7 +5,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 
 from lms import container
-from lms.api import LmsResolver
+from lms.api import LmsResolver, created_response
 from lms.models.progress import Progress, ProgressRecord
 from lms.observability import tracer
 
@@ -17,10 +17,7 @@ progress = container.progress_service()
     "/progress",
     responses={
         200: {"description": "The lesson record, updated", "content": {"application/json": {"model": Progress}}},
-        201: {
-            "description": "The learner's first record for this lesson",
-            "content": {"application/json": {"model": Progress}},
-        },
+        201: created_response("The learner's first record for this lesson", "/progress/{progressId}", Progress),
     },
     summary="Record a lesson view or completion",
     tags=["Progress"],
@@ -28,8 +25,9 @@ progress = container.progress_service()
 @tracer.capture_method
 def record_progress(body: ProgressRecord) -> Response[Progress]:
     outcome = progress.record(app.identity, body)
-    status = HTTPStatus.CREATED if outcome.created else HTTPStatus.OK
-    return Response(status_code=status.value, content_type="application/json", body=outcome.progress)
+    if outcome.created:
+        return app.created(outcome.progress, f"/progress/{outcome.progress.id}")
+    return Response(status_code=HTTPStatus.OK.value, content_type="application/json", body=outcome.progress)
 
 
 lambda_handler = app.lambda_handler()

@@ -126,6 +126,24 @@ def test_an_instructor_appends_modules_and_lessons_and_deletes_a_lesson(lms: Lms
     lms.problem(lms.api.post(f"{path}/modules/{uuid.uuid4().hex}/lessons", teacher.token, json={"title": "X"}), 404)
 
 
+def test_a_client_follows_each_201s_location_to_what_it_created(lms: Lms) -> None:
+    """Given an instructor's new course, module and lesson and a learner's enrollment, each 201's
+    Location is where the resource is read (course, enrollment) or addressed (a lesson's DELETE)."""
+    teacher, student = lms.user("teacher", "instructor"), lms.user("learner")
+
+    course = lms.api.post("/courses", teacher.token, json={"title": "Located"})
+    module = lms.api.post(f"{course.headers['Location']}/modules", teacher.token, json={"title": "M"})
+    lesson_path = f"/courses/{course.json()['id']}/modules/{module.json()['id']}/lessons"
+    lesson = lms.api.post(lesson_path, teacher.token, json={"title": "L"})
+    enrollment = lms.api.post("/enrollments", student.token, json={"courseId": course.json()["id"]})
+
+    assert [r.status_code for r in (course, module, lesson, enrollment)] == [201] * 4
+    assert lms.expect(200, lms.api.get(course.headers["Location"], student.token))["title"] == "Located"
+    assert module.headers["Location"] == f"{course.headers['Location']}/modules/{module.json()['id']}"
+    assert lms.api.delete(lesson.headers["Location"], teacher.token).status_code == 204
+    assert lms.expect(200, lms.api.get(enrollment.headers["Location"], student.token))["id"] == enrollment.json()["id"]
+
+
 # ---------------------------------------------------------------------- enrollments
 
 
@@ -267,6 +285,11 @@ _TOO_LARGE = {"title": "Big", "description": "x" * 70_000}
     [
         pytest.param({"data": b'{"title": ', "headers": {"Content-Type": "application/json"}}, 400, id="malformed"),
         pytest.param({"json": _TOO_LARGE}, 413, id="over-64KiB"),
+        pytest.param(
+            {"data": b'{"title": ' + b"9" * 4_301 + b"}", "headers": {"Content-Type": "application/json"}},
+            400,
+            id="integer-of-4301-digits",
+        ),
     ],
 )
 def test_an_unreadable_body_is_a_problem_without_a_stack_trace(
@@ -283,6 +306,14 @@ def test_the_size_limit_is_64_KiB_of_body(lms: Lms) -> None:  # noqa: N802 - the
     just_over = {"title": "T", "description": "d" * (64 * 1024 - envelope + 1)}
 
     lms.problem(lms.api.post("/courses", teacher.token, json=just_over), 413)
+
+
+def test_json_declared_in_any_case_is_json(lms: Lms) -> None:
+    """Media types compare case-insensitively (RFC 9110, section 8.3.1)."""
+    teacher, headers = lms.user("teacher", "instructor"), {"Content-Type": "APPLICATION/JSON; charset=UTF-8"}
+    response = lms.api.post("/courses", teacher.token, data=b'{"title": "T"}', headers=headers)
+
+    assert lms.expect(201, response)["title"] == "T"
 
 
 @pytest.mark.parametrize(
@@ -349,6 +380,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_response(lms: L
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.json() == first.json()
+    assert retry.headers["Location"] == first.headers["Location"] == f"/enrollments/{first.json()['id']}"
     assert len(_my_enrollments(lms, student)) == 1
 
 

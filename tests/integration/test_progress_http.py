@@ -77,6 +77,9 @@ def test_the_first_view_creates_the_lesson_record_and_later_views_update_it(lms:
 
     created, updated = lms.expect(201, first), lms.expect(200, second)
     assert created["id"] == updated["id"]
+    assert first.headers["Location"] == f"/progress/{created['id']}"
+    assert "Location" not in second.headers
+    assert lms.expect(200, lms.api.get(first.headers["Location"], room.learner.token))["id"] == created["id"]
     assert (created["userId"], created["courseId"], created["lessonId"]) == (room.learner.id, room.id, lesson)
     assert created["moduleId"] == room.course["modules"][0]["id"]
     assert (created["status"], created["viewCount"], created["completedAt"]) == ("IN_PROGRESS", 1, None)

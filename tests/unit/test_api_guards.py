@@ -1,10 +1,11 @@
 """Input that could never name anything is answered before it reaches DynamoDB's key limits."""
 
 import base64
+from typing import Any
 
 import pytest
 
-from tests.conftest import ApiHarness, assert_problem
+from tests.conftest import STUDENT, ApiHarness, assert_problem, create_course
 
 IMPOSSIBLE_IDS = ["x" * 200, "a#b", "has space", "semi;colon", "trailing-newline\n"]
 
@@ -60,6 +61,46 @@ def test_deeply_nested_json_is_400_on_every_route_with_a_body(
         api.call(function, roles="admin", path=path, raw_body=opening * 10_000 + closing * 10_000), 400
     )
     assert "nests deeper" in problem["detail"]
+
+
+# Python converts at most 4,300 digits to an int (sys.get_int_max_str_digits()); json.loads raises
+# ValueError past that, wherever the literal is.
+TOO_LONG = "9" * 4_301
+BODIES_WITH_A_TOO_LONG_INTEGER = {
+    "in an unknown field": '{"unknown": ' + TOO_LONG + "}",
+    "negative, in an array": "[-" + TOO_LONG + "]",
+    "as the whole body": TOO_LONG,
+}
+
+
+@pytest.mark.parametrize(("function", "path"), BODY_ROUTES)
+@pytest.mark.parametrize("body", BODIES_WITH_A_TOO_LONG_INTEGER.values(), ids=BODIES_WITH_A_TOO_LONG_INTEGER)
+def test_an_integer_too_long_for_python_is_400_on_every_route_with_a_body(
+    api: ApiHarness, function: str, path: dict[str, str] | None, body: str
+) -> None:
+    """Was a 500: the ValueError json.loads raises escaped request validation."""
+    problem = assert_problem(api.call(function, roles="admin", path=path, raw_body=body), 400)
+    assert problem["detail"] == "The request body holds an integer of more than 4,300 digits."
+
+
+def test_an_integer_too_long_for_python_changes_nothing(api: ApiHarness, dynamodb: Any) -> None:
+    """Given a course, when requests that are valid but for one unknown field of 4,301 digits try
+    to enroll and record progress, then both are 400 and no table holds anything new."""
+    course = create_course(api)
+    before = [dynamodb.scan(TableName=table)["Items"] for table in ("lms-dev", "lms-idempotency-dev")]
+    enrollment = '{"courseId": "' + course.id + '", "extra": ' + TOO_LONG + "}"
+    progress = '{"lessonId": "' + course.lesson(0) + '", "action": "complete", "extra": ' + TOO_LONG + "}"
+
+    assert_problem(api.call("create_enrollment", **STUDENT, raw_body=enrollment), 400)
+    assert_problem(api.call("record_progress", **STUDENT, raw_body=progress), 400)
+
+    assert [dynamodb.scan(TableName=table)["Items"] for table in ("lms-dev", "lms-idempotency-dev")] == before
+
+
+def test_an_integer_of_4300_digits_still_reaches_validation(api: ApiHarness) -> None:
+    """The limit is Python's, not ours: one digit fewer parses, and fails the field's bounds."""
+    reply = api.call("create_course", roles="admin", raw_body='{"title": "T", "capacity": ' + "9" * 4_300 + "}")
+    assert [e["field"] for e in assert_problem(reply, 422)["errors"]] == ["capacity"]
 
 
 def test_nesting_is_measured_outside_strings_only(api: ApiHarness) -> None:
@@ -120,10 +161,32 @@ def test_an_invalid_limit_beside_an_unknown_status_is_422_naming_the_limit(
     assert [(e["location"], e["field"]) for e in problem["errors"]] == [("query", "limit")]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded", "Application/XML"]
+)
 def test_a_body_that_is_not_declared_json_is_415(api: ApiHarness, content_type: str) -> None:
     reply = api.call("create_course", roles="admin", raw_body='{"title": "T"}', headers={"Content-Type": content_type})
     assert_problem(reply, 415)
+
+
+# Media types compare case-insensitively (RFC 9110, section 8.3.1).
+JSON_IN_ANY_CASE = ["Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/Json;charset=utf-8"]
+
+
+@pytest.mark.parametrize("content_type", JSON_IN_ANY_CASE)
+def test_json_declared_in_any_case_is_json(api: ApiHarness, content_type: str) -> None:
+    reply = api.call("create_course", roles="admin", body={"title": "T"}, headers={"Content-Type": content_type})
+    assert (reply.status, reply.body["title"]) == (201, "T")
+
+
+@pytest.mark.parametrize(("function", "path"), BODY_ROUTES)
+@pytest.mark.parametrize("content_type", JSON_IN_ANY_CASE)
+def test_json_declared_in_any_case_reaches_validation_on_every_route_with_a_body(
+    api: ApiHarness, function: str, path: dict[str, str] | None, content_type: str
+) -> None:
+    """Was a 415 from Powertools' request validation, which matched `application/json` as sent."""
+    reply = api.call(function, roles="admin", path=path, body={"unknown": 1}, headers={"Content-Type": content_type})
+    assert any(e["field"] == "unknown" for e in assert_problem(reply, 422)["errors"])
 
 
 def test_a_body_that_is_not_utf8_is_400(api: ApiHarness) -> None:

@@ -6,6 +6,7 @@ import binascii
 import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from functools import cache
 from http import HTTPStatus
@@ -17,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -90,6 +92,23 @@ def course_id_query(description: str) -> Any:
     return Query(pattern=ID_PATTERN, description=description)
 
 
+def created_response(description: str, location: str, model: type[Any] | None = None) -> OpenAPIResponse:
+    """A create route's 201 in OpenAPI: the new resource (`model`, else the route's return type) and
+    its path in `Location` (LmsResolver.created), described by its template (`/courses/{courseId}`)."""
+    response: OpenAPIResponse = {
+        "description": description,
+        "headers": {
+            "Location": {
+                "description": f"The new resource's path, {location} (through a named stage, after it: /dev{location})",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+    if model is not None:
+        response["content"] = {"application/json": {"model": model}}
+    return response
+
+
 # The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
 STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
     BadRequestError: HTTPStatus.BAD_REQUEST,
@@ -158,7 +177,7 @@ class LmsResolver(APIGatewayHttpResolver):
 
     def __init__(self) -> None:
         # The OpenAPI document (title, security) is assembled for the whole API by tools/openapi.py.
-        super().__init__(enable_validation=True)
+        super().__init__(enable_validation=True, json_body_deserializer=_json_body)
         self.exception_handler(DomainError)(self._domain_error)
         self.exception_handler(RequestValidationError)(self._validation_error)
         self.exception_handler(RequestUnsupportedContentType)(self._unsupported_content_type)
@@ -178,6 +197,7 @@ class LmsResolver(APIGatewayHttpResolver):
             return _raw_problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body exceeds {MAX_BODY_BYTES} bytes.")
         if not _is_json(event):
             return _raw_problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json.")
+        event = _with_lower_case_media_type(event)
         if _nests_deeper_than(body, MAX_JSON_DEPTH):
             return _raw_problem(HTTPStatus.BAD_REQUEST, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
         # An id no resource can have names nothing: 404, as for any unknown id.
@@ -210,6 +230,18 @@ class LmsResolver(APIGatewayHttpResolver):
         )
         page = fetch(cursors.page_request(arguments["limit"], arguments["cursor"], fingerprint))
         return ListResponse[T](items=page.items, next_cursor=cursors.encode(page.last_key, fingerprint))
+
+    def created[T](self, resource: T, path: str) -> Response[T]:
+        """201 Created with `Location`: the new resource's path (`/courses/{id}`), after the stage
+        when the API is called through a named one (`/dev/courses/{id}`), as the client addressed it."""
+        stage = self.current_event.request_context.stage
+        prefix = "" if stage == "$default" else f"/{stage}"
+        return Response(
+            status_code=HTTPStatus.CREATED.value,
+            content_type="application/json",
+            body=resource,
+            headers={"Location": prefix + path},
+        )
 
     @property
     def identity(self) -> Identity:
@@ -306,9 +338,46 @@ def _is_json(event: Mapping[str, Any]) -> bool:
     """A request without a body, or whose body is JSON or undeclared (then read as JSON)."""
     if not event.get("body"):
         return True
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media_type in ("", "application/json")
+    _, content_type = _content_type(event)
+    return _media_type(content_type) in ("", "application/json")
+
+
+def _content_type(event: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The Content-Type header as sent: (its name in the event, its value); (None, "") without one."""
+    for name, value in (event.get("headers") or {}).items():
+        if name.lower() == "content-type":
+            return name, value
+    return None, ""
+
+
+def _media_type(content_type: str) -> str:
+    """`Application/JSON; charset=UTF-8` -> `application/json`: media types compare
+    case-insensitively (RFC 9110, section 8.3.1)."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _with_lower_case_media_type(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The event with its media type in lower case (parameters as sent): Powertools' request
+    validation matches `application/json` case-sensitively, and would answer 415."""
+    name, content_type = _content_type(event)
+    _, separator, parameters = content_type.partition(";")
+    lower_case = _media_type(content_type) + separator + parameters
+    if name is None or lower_case == content_type:
+        return event
+    return {**event, "headers": {**event["headers"], name: lower_case}}
+
+
+def _json_body(text: str) -> Any:
+    """The body's JSON, for Powertools' request validation. An integer literal longer than Python
+    converts (sys.get_int_max_str_digits(), 4,300 digits) is a 400, not the ValueError json.loads
+    raises, which would be a 500."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise  # answered by request validation: "not valid JSON"
+    except ValueError as error:
+        digits = sys.get_int_max_str_digits()
+        raise BadRequestError(f"The request body holds an integer of more than {digits:,} digits.") from error
 
 
 def _decoded_body(event: Mapping[str, Any]) -> bytes | None:
