@@ -277,7 +277,7 @@ def test_a_lesson_added_reaches_learners_in_every_shard(
 ) -> None:
     """Segments of 7 learners over learners in all 16 shards and the unsharded key: every summary
     follows the new outline, and the aggregate still counts each learner once."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 7)
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 7)
     for learner in LEARNERS[:3]:
         move_to_unsharded_key(dynamodb, keys.enrollment(learner, COURSE), f"COURSE#{COURSE}#ENROLLMENTS")
     stream.drain()
@@ -306,7 +306,7 @@ def test_a_learner_enrolling_during_a_fanout_pushes_nobody_out_of_its_segment(
     """Given segments of 4 scheduled for a lesson added, when a learner enrolls inside the second
     segment's range before it runs, then every learner still follows the new outline: a segment runs
     to the next one's start, not for a count, so the learner at that start is not skipped."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 4)
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 4)
     stream.drain()
     in_order = [
         e.user_id
