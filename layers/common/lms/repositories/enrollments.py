@@ -120,9 +120,7 @@ class EnrollmentRepository:
         in the same transaction when the change takes or frees one."""
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
-            # Sets the index key too: an enrollment stored before index sharding moves to its shard.
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer, "
-            "gsi1pk = :index",
+            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer",
             condition="version = :expected",
             names={"#status": "status"},
             expression_values=values(
@@ -132,7 +130,6 @@ class EnrollmentRepository:
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,
-                index=keys.enrollment_index(current.user_id, current.course_id)["gsi1pk"],
             ),
         )
         actions = {"enrollment": update}

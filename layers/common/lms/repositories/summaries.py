@@ -169,12 +169,10 @@ class SummaryRepository:
         if change is None:
             # The learner is not enrolled: that must still hold when this commits.
             return condition_check(key, "attribute_not_exists(pk)")
-        # Sets the index key too: an enrollment stored before index sharding moves to its shard.
-        expression = "SET progress = :progress, writer = :writer, gsi1pk = :index"
+        expression = "SET progress = :progress, writer = :writer"
         named = {
             "progress": change.progress.model_dump(by_alias=True),
             "writer": Writer.SUMMARIZER.value,
-            "index": keys.enrollment_index(write.summary.user_id, write.summary.course_id)["gsi1pk"],
             "expected": change.current.version,
         }
         names: dict[str, str] = {}
