@@ -275,3 +275,27 @@ def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is
     assert stream.deliver(copy.deepcopy(modify)) == {"batchItemFailures": []}
     assert records_read == [{LEARNER: {SEED["lesson_2"]}}]
     assert summary_of(learner_halfway)["percent"] == 100
+
+
+def test_each_record_is_parsed_once_and_a_failure_is_reported_for_its_records_only(
+    learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a batch of the recorded INSERTs and one segment item without a segment (the summarizer
+    never writes one), when it is delivered, then every record is parsed once, the learner's work is
+    done, and only the odd record is a batch item failure."""
+    odd = copy.deepcopy(records("fanout_segment")[0])
+    del odd["dynamodb"]["NewImage"]["segment"]
+    odd["dynamodb"]["SequenceNumber"] = "000000000000000000900"
+    batch = [*records("insert"), odd]
+    parsed: list[str] = []
+    original = TableStreamRecord.model_validate
+
+    def counting(raw: dict[str, Any], *args: Any, **kwargs: Any) -> TableStreamRecord:
+        parsed.append(raw["dynamodb"]["SequenceNumber"])
+        return original(raw, *args, **kwargs)
+
+    monkeypatch.setattr(TableStreamRecord, "model_validate", counting)
+
+    assert stream.deliver(batch) == {"batchItemFailures": [{"itemIdentifier": "000000000000000000900"}]}
+    assert sorted(parsed) == sorted(r["dynamodb"]["SequenceNumber"] for r in batch)
+    assert summary_of(learner_halfway)["percent"] == 50

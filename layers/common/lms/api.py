@@ -1,5 +1,6 @@
 """HTTP plumbing shared by every handler: the resolver, the caller's identity, and the one place
-where domain errors become RFC 9457 problem responses."""
+where domain errors become RFC 9457 problem responses. Over 300 lines because every answer a client
+can get before or beside a service's (guards, validation, problems, paging) is decided here, once."""
 
 import base64
 import binascii

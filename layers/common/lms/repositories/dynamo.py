@@ -1,6 +1,8 @@
 """The table gateway: every call the repositories make to DynamoDB goes through `Table`, and a
 cancelled transaction or a failed condition surfaces as one typed exception (`TransactionCancelledError`,
-`ConditionFailedError`), never as a botocore error to pick apart."""
+`ConditionFailedError`), never as a botocore error to pick apart. Over 300 lines because it is the
+one module that knows DynamoDB's wire shapes (attribute values, actions, cancellation reasons):
+splitting it would spread them again."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass

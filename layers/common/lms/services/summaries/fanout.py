@@ -25,7 +25,7 @@ class FanoutService:
         *,
         clock: Clock = utc_now,
     ) -> None:
-        self.recomputer = recomputer
+        self._recomputer = recomputer
         self._enrollments = enrollments
         self._fanout = fanout
         self._now = clock
@@ -76,7 +76,7 @@ class FanoutService:
                 course_id, None, PageRequest(LEARNERS_PER_SEGMENT, start), full_pages=True
             )
             changed: Changes = {enrollment.user_id: {} for enrollment in page.items}
-            outcomes = list(self.recomputer.recompute_learners(course_id, changed, cause).values())
+            outcomes = list(self._recomputer.recompute_learners(course_id, changed, cause).values())
             failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
             if failure is not None:
                 raise failure  # the segment's record is retried; learners already done are no-ops
