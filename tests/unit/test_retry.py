@@ -71,12 +71,6 @@ def test_no_try_starts_past_the_budget() -> None:
     assert starts == [0.0, 0.4, 0.9]  # waits 0.1, 0.2; the next (0.4) would start at 1.6
 
 
-def test_with_budget_only_ever_shortens_it() -> None:
-    retry = policy(FakeTime(), budget=5.0)
-
-    assert (retry.with_budget(2.0).budget, retry.with_budget(9.0).budget) == (2.0, 5.0)
-
-
 def test_call_retries_the_named_errors_and_returns_the_first_success() -> None:
     time = FakeTime()
     outcomes: list[Exception | str] = [KeyError("busy"), KeyError("busy"), "done"]

@@ -1,6 +1,6 @@
 """The one retry policy of the code: a number of attempts, exponential backoff with full jitter
-between them, and a time budget that the whole loop (attempts and waits) must fit in, so that a
-retry never outlives the function that runs it. Each use states its policy next to it.
+between them, and a time budget within which every try starts, so that a retry never outlives the
+function that runs it. Each use states its policy, and why it fits, next to it.
 
 Two shapes over one loop: `call` retries a function on the errors it names; `tries()` is the
 loop itself, for retries that carry state from one attempt to the next (what is still pending).
@@ -26,10 +26,6 @@ class Retry:
     sleep: Callable[[float], None] = time.sleep
     uniform: Callable[[float, float], float] = random.uniform
     clock: Callable[[], float] = time.monotonic
-
-    def with_budget(self, budget: float) -> "Retry":
-        """The same policy within `budget` seconds, when less is left (e.g. a Lambda's remaining time)."""
-        return Retry(self.attempts, self.base, self.cap, min(self.budget, budget), self.sleep, self.uniform, self.clock)
 
     def tries(self) -> Iterator[int]:
         """Yields the number of each try (0, 1, ...), waiting before every one but the first; ends
