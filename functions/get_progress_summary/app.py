@@ -8,7 +8,7 @@ from lms.models.progress import CourseAggregate, LearnerSummary
 from lms.observability import tracer
 
 app = LmsResolver()
-summaries = container.summary_service()
+summaries = container.summary_reader()
 
 
 @app.get("/progress/course/<courseId>/summary", summary="Get a course progress summary", tags=["Progress"])

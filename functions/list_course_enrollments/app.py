@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import ADDED_LATER, DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, ResourceId, user_id_query
+from lms.api import DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, ResourceId, user_id_query
 from lms.models.common import ListResponse
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.observability import tracer
@@ -24,7 +24,7 @@ def list_course_enrollments(
     cursor: PageCursor = None,
     status: Annotated[EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,
     userId: Annotated[  # noqa: N803
-        str | None, user_id_query("Only this learner's enrollment: 0 or 1 items (one key lookup)"), ADDED_LATER
+        str | None, user_id_query("Only this learner's enrollment: 0 or 1 items (one key lookup)")
     ] = None,
 ) -> ListResponse[Enrollment]:
     return app.paginate(cursors, lambda page: enrollments.list_for_course(app.identity, courseId, status, page, userId))

@@ -6,7 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from lms import container
-from lms.api import ADDED_LATER, DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, course_id_query, user_id_query
+from lms.api import DEFAULT_LIMIT, LmsResolver, PageCursor, PageLimit, course_id_query, user_id_query
 from lms.models.common import ListResponse
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.observability import tracer
@@ -26,7 +26,6 @@ def list_enrollments(
     courseId: Annotated[  # noqa: N803
         str | None,
         course_id_query("Only the enrollment in this course: 0 or 1 items, whatever its status (one key lookup)"),
-        ADDED_LATER,
     ] = None,
 ) -> ListResponse[Enrollment]:
     return app.paginate(cursors, lambda page: enrollments.list_mine(app.identity, userId, status, page, courseId))

@@ -1,27 +1,15 @@
-"""A course's enrollments and progress records indexed under 16 `gsi1` shards (and the unsharded key
-of items written before sharding), over HTTP through the local runtime and DynamoDB Local."""
+"""A course's enrollments and progress records indexed under 16 `gsi1` shards, over HTTP through the
+local runtime and DynamoDB Local."""
 
 from typing import Any
 
 import pytest
 
 from lms import keys
-from local.polling import poll_until
 from tests.integration.conftest import Lms, User
 from tests.integration.test_progress_http import Classroom
 
 pytestmark = pytest.mark.integration
-
-LEGACY = 2  # learners whose items are put back under the unsharded key, as before sharding
-
-
-def _set_index_key(ddb: Any, table_name: str, key: dict[str, str], index_key: str) -> None:
-    ddb.update_item(
-        TableName=table_name,
-        Key={name: {"S": value} for name, value in key.items()},
-        UpdateExpression="SET gsi1pk = :index",
-        ExpressionAttributeValues={":index": {"S": index_key}},
-    )
 
 
 class ShardedRoom(Classroom):
@@ -34,9 +22,8 @@ class ShardedRoom(Classroom):
 
 
 @pytest.fixture(scope="module")
-def room(lms: Lms, ddb: Any, table_name: str) -> ShardedRoom:
-    """A course with a learner in every index shard, each of whom completed the first of two
-    lessons; the first LEGACY learners' enrollment and record carry the unsharded key."""
+def room(lms: Lms) -> ShardedRoom:
+    """A course with a learner in every index shard, each of whom completed the first of two lessons."""
     room = ShardedRoom(lms, 2)
     shards = {keys.index_shard(room.learner.id)}
     while len(shards) < keys.INDEX_SHARDS:
@@ -48,9 +35,6 @@ def room(lms: Lms, ddb: Any, table_name: str) -> ShardedRoom:
         lms.complete(learner, room.lessons[0])
     for learner in room.learners:
         lms.wait_for_summary(room.teacher, room.id, lambda s: s["percent"] == 50, user_id=learner.id)
-    for learner in room.learners[:LEGACY]:
-        _set_index_key(ddb, table_name, keys.enrollment(learner.id, room.id), f"COURSE#{room.id}#ENROLLMENTS")
-        _set_index_key(ddb, table_name, keys.progress(learner.id, room.lessons[0]), f"COURSE#{room.id}#PROGRESS")
     return room
 
 
@@ -69,19 +53,8 @@ def _walk(lms: Lms, reader: User, path: str, limit: int, **params: str) -> list[
     raise AssertionError("pagination did not end")
 
 
-def test_the_rooms_learners_hold_every_shard_and_the_unsharded_key(
-    room: ShardedRoom, ddb: Any, table_name: str
-) -> None:
-    shards = {keys.index_shard(learner.id) for learner in room.learners}
-    legacy = ddb.query(
-        TableName=table_name,
-        IndexName=keys.GSI1,
-        KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"COURSE#{room.id}#ENROLLMENTS"}},
-    )["Items"]
-
-    assert shards == set(range(keys.INDEX_SHARDS))
-    assert {item["userId"]["S"] for item in legacy} == {learner.id for learner in room.learners[:LEGACY]}
+def test_the_rooms_learners_hold_every_shard(room: ShardedRoom) -> None:
+    assert {keys.index_shard(learner.id) for learner in room.learners} == set(range(keys.INDEX_SHARDS))
 
 
 @pytest.mark.parametrize("limit", [1, 3, 50])
@@ -102,7 +75,7 @@ def test_staff_list_every_enrollment_of_the_course_exactly_once(lms: Lms, room: 
     assert len(_walk(lms, room.teacher, f"/enrollments/course/{room.id}", 5, status="ACTIVE")) == len(room.learners)
 
 
-@pytest.mark.parametrize("which", [0, LEGACY], ids=["unsharded-key", "sharded"])
+@pytest.mark.parametrize("which", [0, 5])
 def test_one_learners_records_are_found_with_user_id_in_one_page(lms: Lms, room: ShardedRoom, which: int) -> None:
     learner = room.learners[which]
     path = f"/progress/course/{room.id}"
@@ -129,9 +102,7 @@ def test_a_tampered_cursor_in_the_middle_of_the_shards_is_a_400(lms: Lms, room: 
     lms.problem(lms.api.get(path, room.teacher.token, params={"limit": 1, "cursor": forged}), 400)
 
 
-def test_a_lesson_added_reaches_the_learners_of_every_shard(
-    lms: Lms, room: ShardedRoom, ddb: Any, table_name: str
-) -> None:
+def test_a_lesson_added_reaches_the_learners_of_every_shard(lms: Lms, room: ShardedRoom) -> None:
     room.add_lesson()
 
     for learner in room.learners:
@@ -139,11 +110,3 @@ def test_a_lesson_added_reaches_the_learners_of_every_shard(
             room.teacher, room.id, lambda s: s["requiredLessons"] == 3, user_id=learner.id, timeout=30
         )
         assert summary["completedLessons"] == 1
-    # The summarizer's enrollment update moved the ones from before sharding to their shards.
-    for learner in room.learners[:LEGACY]:
-        key = {k: {"S": v} for k, v in keys.enrollment(learner.id, room.id).items()}
-        assert poll_until(
-            lambda key=key: ddb.get_item(TableName=table_name, Key=key)["Item"]["gsi1pk"]["S"],
-            lambda index_key, learner=learner: index_key == keys.enrollment_index(learner.id, room.id)["gsi1pk"],
-            timeout=10,
-        )

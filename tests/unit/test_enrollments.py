@@ -1,7 +1,6 @@
 """Enrollments: who may enroll whom, seats, idempotent retries, listing, status changes and deletion."""
 
 import base64
-import hashlib
 import itertools
 import json
 import re
@@ -893,20 +892,3 @@ def test_the_enrollment_check_samples_in_events_answer_one_item(
 
     assert response["statusCode"] == 200, response["body"]
     assert [item["id"] for item in json.loads(response["body"])["items"]] == [SEED["enrollment"]]
-
-
-def test_a_cursor_issued_before_the_course_filter_existed_stays_valid(api: ApiHarness) -> None:
-    """The earlier release bound cursors to (route, caller, userId, status): a client paging across
-    the deploy that added `courseId` keeps paging."""
-    for _ in range(2):
-        enrolled(api, make_course(api))
-    codec = api.module("list_enrollments").cursors
-    current = page(api, "list_enrollments", LEARNER, None, limit=1).body["nextCursor"]
-    start_key = codec.decode(current, codec.fingerprint("list_enrollments", LEARNER["user"], None, None))
-    # The earlier release's fingerprint, computed as it did: route, caller, userId, status.
-    earlier_query = hashlib.sha256("\x1f".join(["list_enrollments", LEARNER["user"], "", ""]).encode()).hexdigest()[:24]
-    earlier = codec.encode(start_key, earlier_query)
-
-    reply = page(api, "list_enrollments", LEARNER, None, limit=1, cursor=earlier)
-
-    assert (reply.status, len(reply.body["items"]), reply.body["nextCursor"]) == (200, 1, None)

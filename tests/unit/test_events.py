@@ -3,6 +3,7 @@ PutEvents batching with retries and partial batch failures."""
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 
 from lms.events.derive import DomainEvent, event_id, events_for
 from lms.events.models import DetailType
-from lms.events.publisher import MAX_ENTRIES_PER_REQUEST, EventPublisher, PendingEvent, publish_records
+from lms.events.publisher import (
+    MAX_ENTRIES_PER_REQUEST,
+    PUBLISH_RETRY,
+    EventPublisher,
+    PendingEvent,
+    publish_records,
+)
 from tests.conftest import ApiHarness, load_event
 from tools.event_schemas import rendered
 
@@ -152,6 +159,9 @@ class FakeEventBridge:
         return {"FailedEntryCount": len(failing), "Entries": entries}
 
 
+NO_WAIT = replace(PUBLISH_RETRY, sleep=lambda _: None)
+
+
 def pending(count: int, size: int = 0) -> list[PendingEvent]:
     base = events_for(record("publish_events_enrollment_created.json"))[0]
     events = []
@@ -163,7 +173,7 @@ def pending(count: int, size: int = 0) -> list[PendingEvent]:
 
 def test_events_go_out_ten_to_a_request_on_the_bus() -> None:
     client = FakeEventBridge()
-    assert EventPublisher(client, "lms-dev", sleep=lambda _: None).publish(pending(23)) == []  # type: ignore[arg-type]
+    assert EventPublisher(client, "lms-dev", retry=NO_WAIT).publish(pending(23)) == []  # type: ignore[arg-type]
     assert [len(call) for call in client.calls] == [MAX_ENTRIES_PER_REQUEST, MAX_ENTRIES_PER_REQUEST, 3]
     entry = client.calls[0][0]
     assert entry["Source"] == "lms"
@@ -174,26 +184,25 @@ def test_events_go_out_ten_to_a_request_on_the_bus() -> None:
 
 def test_a_request_stays_under_256_kb() -> None:
     client = FakeEventBridge()
-    EventPublisher(client, "lms-dev", sleep=lambda _: None).publish(pending(5, size=100 * 1024))  # type: ignore[arg-type]
+    EventPublisher(client, "lms-dev", retry=NO_WAIT).publish(pending(5, size=100 * 1024))  # type: ignore[arg-type]
     assert [len(call) for call in client.calls] == [2, 2, 1]
 
 
 def test_only_the_failed_entries_are_retried() -> None:
     client = FakeEventBridge([{1, 3}])
     events = pending(4)
-    assert EventPublisher(client, "lms-dev", sleep=lambda _: None).publish(events) == []  # type: ignore[arg-type]
+    assert EventPublisher(client, "lms-dev", retry=NO_WAIT).publish(events) == []  # type: ignore[arg-type]
     retried = [json.loads(e["Detail"])["enrolledBy"] for e in client.calls[1]]
     assert retried == ["user-1", "user-3"]
 
 
-def test_records_whose_events_still_fail_are_batch_item_failures() -> None:
+def test_records_whose_events_still_fail_are_reported_failed() -> None:
     created = record("publish_events_enrollment_created.json")
     completed = record("publish_events_course_completed.json")
     always = [{0}] * 10  # the first entry of every request fails: the enrollment's event
     client = FakeEventBridge(always)  # type: ignore[arg-type]
-    publisher = EventPublisher(client, "lms-dev", sleep=lambda _: None)  # type: ignore[arg-type]
-    response = publish_records([created, completed], publisher)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "000000000000000000100"}]}
+    publisher = EventPublisher(client, "lms-dev", retry=NO_WAIT)  # type: ignore[arg-type]
+    assert publish_records([created, completed], publisher) == {"000000000000000000100"}
 
 
 def test_a_throttled_request_is_retried_whole() -> None:
@@ -201,7 +210,7 @@ def test_a_throttled_request_is_retried_whole() -> None:
 
     throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutEvents")
     client = FakeEventBridge([throttled])
-    assert EventPublisher(client, "lms-dev", sleep=lambda _: None).publish(pending(3)) == []  # type: ignore[arg-type]
+    assert EventPublisher(client, "lms-dev", retry=NO_WAIT).publish(pending(3)) == []  # type: ignore[arg-type]
     assert [len(call) for call in client.calls] == [3, 3]
 
 
@@ -210,8 +219,8 @@ def test_an_unreadable_record_fails_alone() -> None:
     del broken["dynamodb"]["NewImage"]["enrolledAt"]
     fine = record("publish_events_course_completed.json")
     client = FakeEventBridge()
-    response = publish_records([broken, fine], EventPublisher(client, "lms-dev", sleep=lambda _: None))  # type: ignore[arg-type]
-    assert response == {"batchItemFailures": [{"itemIdentifier": "000000000000000000100"}]}
+    failed = publish_records([broken, fine], EventPublisher(client, "lms-dev", retry=NO_WAIT))  # type: ignore[arg-type]
+    assert failed == {"000000000000000000100"}
     assert [e["DetailType"] for e in client.calls[0]] == ["EnrollmentStatusChanged", "CourseCompleted"]
 
 
@@ -228,3 +237,24 @@ def test_the_handler_publishes_the_events_files(
     monkeypatch.setattr(module, "publisher", publisher)
     assert module.lambda_handler(load_event(name), lambda_context) == {"batchItemFailures": []}
     assert len(client.calls) == 1
+
+
+def test_the_handler_names_the_records_whose_events_failed_in_its_partial_response(
+    lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a batch whose enrollment record's event is never accepted, when the handler runs, then
+    its partial batch response names that record only."""
+    from lms import container
+
+    client = FakeEventBridge([{0}] * 10)
+    publisher = EventPublisher(client, "lms-dev", retry=NO_WAIT)  # type: ignore[arg-type]
+    monkeypatch.setattr(container, "event_publisher", lambda: publisher)
+    module = ApiHarness.module("publish_events")
+    monkeypatch.setattr(module, "publisher", publisher)
+    batch = {
+        "Records": [record("publish_events_enrollment_created.json"), record("publish_events_course_completed.json")]
+    }
+
+    assert module.lambda_handler(batch, lambda_context) == {
+        "batchItemFailures": [{"itemIdentifier": "000000000000000000100"}]
+    }

@@ -1,5 +1,5 @@
 """A course's enrollments and progress records are indexed under keys.INDEX_SHARDS `gsi1` partition
-keys (plus the unsharded key of items written before sharding): lists and the fan-out read them all."""
+keys: lists and the fan-out read them all."""
 
 from typing import Any
 
@@ -92,29 +92,13 @@ def every_page(fetch: Any, limit: int, client: CountingClient) -> tuple[list[Any
         client.clear()
         page = fetch(PageRequest(limit, start))
         assert sum(client.scanned) <= READS_PER_PAGE * limit
-        assert len(client.queries) <= keys.INDEX_SHARDS + 1 + READS_PER_PAGE
+        assert len(client.queries) <= keys.INDEX_SHARDS + READS_PER_PAGE
         assert len(page.items) <= limit
         items += page.items
         start = page.last_key
         if start is None:
             return items, pages
     raise AssertionError("pagination did not end")
-
-
-def move_to_unsharded_key(dynamodb: Any, key: dict[str, str], legacy: str) -> None:
-    """What an item written before sharding looks like: indexed under the course-wide key."""
-    dynamodb.update_item(
-        TableName=TEST_ENV["TABLE_NAME"],
-        Key={name: {"S": value} for name, value in key.items()},
-        UpdateExpression="SET gsi1pk = :legacy",
-        ExpressionAttributeValues={":legacy": {"S": legacy}},
-    )
-
-
-def index_key_of(dynamodb: Any, key: dict[str, str]) -> str:
-    item = dynamodb.get_item(TableName=TEST_ENV["TABLE_NAME"], Key={k: {"S": v} for k, v in key.items()})["Item"]
-    index_key: str = item["gsi1pk"]["S"]
-    return index_key
 
 
 # ------------------------------------------------------------------------------------------- keys
@@ -136,10 +120,8 @@ def test_the_shard_is_a_stable_function_of_the_user_key_not_of_the_process() -> 
         "a#b": 14,
         "learner-7": 15,
     }
-    assert keys.course_progress_partitions("c1", "a#b") == ["COURSE#c1#PROGRESS", "COURSE#c1#PROGRESS#14"]
-    assert keys.course_enrollments_partitions("c1") == ["COURSE#c1#ENROLLMENTS"] + [
-        f"COURSE#c1#ENROLLMENTS#{n}" for n in range(16)
-    ]
+    assert keys.course_progress_partitions("c1", "a#b") == ["COURSE#c1#PROGRESS#14"]
+    assert keys.course_enrollments_partitions("c1") == [f"COURSE#c1#ENROLLMENTS#{n}" for n in range(16)]
 
 
 # ------------------------------------------------------------------------------ course-wide lists
@@ -188,17 +170,14 @@ def test_a_status_filter_applies_across_every_shard(crowd: SeededCourse, countin
     assert in_progress == []
 
 
-def test_one_learners_records_are_read_from_their_shard_and_the_unsharded_key_only(
-    crowd: SeededCourse, counting: CountingClient
-) -> None:
+def test_one_learners_records_are_read_from_their_shard_only(crowd: SeededCourse, counting: CountingClient) -> None:
     repository = ProgressRepository(Table(counting, TEST_ENV["TABLE_NAME"]))
 
     page = repository.list_for_course(COURSE, LEARNERS[9], None, PageRequest(20, None))
 
     assert [(p.user_id, p.lesson_id) for p in page.items] == [(LEARNERS[9], SEED["lesson_1"])]
     assert page.last_key is None
-    assert partitions_read(counting) == keys.course_progress_partitions(COURSE, LEARNERS[9])
-    assert partitions_read(counting)[1] == f"COURSE#{COURSE}#PROGRESS#{keys.index_shard(LEARNERS[9])}"
+    assert partitions_read(counting) == [f"COURSE#{COURSE}#PROGRESS#{keys.index_shard(LEARNERS[9])}"]
 
 
 def test_the_fanout_reads_full_pages_across_shards(crowd: SeededCourse, counting: CountingClient) -> None:
@@ -212,74 +191,13 @@ def test_the_fanout_reads_full_pages_across_shards(crowd: SeededCourse, counting
     assert {e.user_id for e in first.items + rest.items} == set(LEARNERS)
 
 
-# -------------------------------------------------------------------- items from before sharding
-def test_items_written_before_sharding_are_listed_once_and_move_to_their_shard_when_rewritten(
-    crowd: SeededCourse, counting: CountingClient, dynamodb: Any
-) -> None:
-    for learner in LEARNERS[:5]:
-        move_to_unsharded_key(dynamodb, keys.enrollment(learner, COURSE), f"COURSE#{COURSE}#ENROLLMENTS")
-        move_to_unsharded_key(dynamodb, keys.progress(learner, SEED["lesson_1"]), f"COURSE#{COURSE}#PROGRESS")
-    enrollments = EnrollmentRepository(Table(counting, TEST_ENV["TABLE_NAME"]))
-    progress = ProgressRepository(Table(counting, TEST_ENV["TABLE_NAME"]))
-
-    listed, _ = every_page(lambda page: enrollments.list_for_course(COURSE, None, page), 4, counting)
-    records, _ = every_page(lambda page: progress.list_for_course(COURSE, None, None, page), 4, counting)
-    mine = progress.list_for_course(COURSE, LEARNERS[2], None, PageRequest(20, None))
-
-    assert sorted(e.user_id for e in listed) == sorted(LEARNERS)
-    assert sorted(p.user_id for p in records) == sorted(LEARNERS)
-    assert [p.user_id for p in mine.items] == [LEARNERS[2]]
-
-    current = crowd.enrollments.get(LEARNERS[2], COURSE)
-    assert current is not None
-    changed = current.model_copy(update={"status": EnrollmentStatus.SUSPENDED, "version": current.version + 1})
-    crowd.enrollments.change_status(current, changed, -1)
-    record = crowd.progress.get(LEARNERS[2], SEED["lesson_1"])
-    assert record is not None
-    crowd.progress.save(record.progress, record.version, require_enrollment=False)
-
-    shard = keys.index_shard(LEARNERS[2])
-    assert index_key_of(dynamodb, keys.enrollment(LEARNERS[2], COURSE)) == f"COURSE#{COURSE}#ENROLLMENTS#{shard}"
-    assert index_key_of(dynamodb, keys.progress(LEARNERS[2], SEED["lesson_1"])) == f"COURSE#{COURSE}#PROGRESS#{shard}"
-    listed, _ = every_page(lambda page: enrollments.list_for_course(COURSE, None, page), 4, counting)
-    assert sorted(e.user_id for e in listed) == sorted(LEARNERS)
-
-
-def test_a_last_key_from_before_sharding_continues_in_the_unsharded_partition(
-    crowd: SeededCourse, counting: CountingClient, dynamodb: Any
-) -> None:
-    """A cursor (or fan-out segment) issued before sharding holds a bare LastEvaluatedKey."""
-    for learner in LEARNERS[:4]:
-        move_to_unsharded_key(dynamodb, keys.enrollment(learner, COURSE), f"COURSE#{COURSE}#ENROLLMENTS")
-    repository = EnrollmentRepository(Table(counting, TEST_ENV["TABLE_NAME"]))
-    old_first_page = dynamodb.query(
-        TableName=TEST_ENV["TABLE_NAME"],
-        IndexName=keys.GSI1,
-        KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"COURSE#{COURSE}#ENROLLMENTS"}},
-        Limit=1,
-    )
-    bare_key = {name: value["S"] for name, value in old_first_page["LastEvaluatedKey"].items()}
-    first_learner = old_first_page["Items"][0]["userId"]["S"]
-
-    rest, _ = every_page(
-        lambda page: repository.list_for_course(COURSE, None, PageRequest(page.limit, page.start_key or bare_key)),
-        5,
-        counting,
-    )
-
-    assert sorted(e.user_id for e in rest) == sorted(set(LEARNERS) - {first_learner})
-
-
 # -------------------------------------------------------------------------------------- fan-out
 def test_a_lesson_added_reaches_learners_in_every_shard(
-    crowd: SeededCourse, stream: StreamHarness, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+    crowd: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Segments of 7 learners over learners in all 16 shards and the unsharded key: every summary
-    follows the new outline, and the aggregate still counts each learner once."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 7)
-    for learner in LEARNERS[:3]:
-        move_to_unsharded_key(dynamodb, keys.enrollment(learner, COURSE), f"COURSE#{COURSE}#ENROLLMENTS")
+    """Segments of 7 learners over learners in all 16 shards: every summary follows the new outline,
+    and the aggregate still counts each learner once."""
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 7)
     stream.drain()
     crowd.courses.append_lesson(
         COURSE,
@@ -294,10 +212,6 @@ def test_a_lesson_added_reaches_learners_in_every_shard(
     assert {learner for learner, s in summaries.items() if s is None or s.summary.required_lessons != 3} == set()
     assert {keys.index_shard(learner) for learner in LEARNERS} == set(range(keys.INDEX_SHARDS))
     assert crowd.summaries.get_aggregate(COURSE).enrolled == len(LEARNERS)
-    # The summarizer's enrollment update moved the ones from before sharding to their shards.
-    assert [index_key_of(dynamodb, keys.enrollment(learner, COURSE)) for learner in LEARNERS[:3]] == [
-        keys.enrollment_index(learner, COURSE)["gsi1pk"] for learner in LEARNERS[:3]
-    ]
 
 
 def test_a_learner_enrolling_during_a_fanout_pushes_nobody_out_of_its_segment(
@@ -306,7 +220,7 @@ def test_a_learner_enrolling_during_a_fanout_pushes_nobody_out_of_its_segment(
     """Given segments of 4 scheduled for a lesson added, when a learner enrolls inside the second
     segment's range before it runs, then every learner still follows the new outline: a segment runs
     to the next one's start, not for a count, so the learner at that start is not skipped."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 4)
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 4)
     stream.drain()
     in_order = [
         e.user_id
@@ -357,8 +271,15 @@ def test_staff_page_through_a_course_across_shards_with_signed_cursors(api: ApiH
 
 @pytest.mark.parametrize(
     "position",
-    [{"shard": keys.INDEX_SHARDS + 1}, {"shard": -1}, {"shard": "3"}, {"shard": True}, {"shard": 2, "key": "x"}],
-    ids=["past-the-last", "negative", "string", "bool", "key-not-a-map"],
+    [
+        {"shard": keys.INDEX_SHARDS + 1},
+        {"shard": -1},
+        {"shard": "3"},
+        {"shard": True},
+        {"shard": 2, "key": "x"},
+        {"gsi1pk": "COURSE#c#PROGRESS#0", "gsi1sk": "USER#u#l", "pk": "USER#u", "sk": "PROGRESS#l"},
+    ],
+    ids=["past-the-last", "negative", "string", "bool", "key-not-a-map", "bare-last-evaluated-key"],
 )
 def test_a_signed_cursor_naming_no_shard_is_400_not_500(
     api: ApiHarness, big_class: str, position: dict[str, Any]

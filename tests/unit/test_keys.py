@@ -10,7 +10,7 @@ UNUSUAL = ["CN=Ann,OU=Staff", "José", "a#b", "has space", "x" * 129, "u" * 256,
 
 @pytest.mark.parametrize("user_id", PLAIN)
 def test_a_plain_user_id_enters_keys_as_itself(user_id: str) -> None:
-    """Ids stored before encoding existed keep their keys: no migration."""
+    """Plain ids keep keys readable: only an id that could break a key is replaced by a digest."""
     assert keys.user_key(user_id) == user_id
     assert keys.enrollment(user_id, "c1") == {"pk": f"USER#{user_id}", "sk": "ENROLLMENT#c1"}
 

@@ -162,7 +162,7 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
 def test_every_function_is_granted_exactly_the_dynamodb_actions_it_performs(
     api: ApiHarness, stream: StreamHarness, recorder: ActionRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 1)
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 1)
     run_every_function(api, stream, recorder)
     granted = granted_by_template()
 

@@ -5,7 +5,7 @@ from lms.models.catalog import Course, Lesson, Module
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.models.progress import LastAccessed, Progress, ProgressStatus
 from lms.models.summaries import Contribution
-from lms.services.summaries import (
+from lms.services.summaries.rules import (
     LearnerProgress,
     Outline,
     contribution,

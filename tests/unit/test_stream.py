@@ -132,13 +132,14 @@ def test_records_for_one_learner_are_coalesced_into_one_recompute(
 ) -> None:
     handler_module = stream.module
     calls: list[tuple[str, list[str]]] = []
-    original = handler_module.summaries.recompute_learners
+    recompute = handler_module.summarizer.recompute
+    original = recompute.recompute_learners
 
     def counting(course_id: str, changed: dict[str, set[str]], cause: str) -> Any:
         calls.append((course_id, sorted(changed)))
         return original(course_id, changed, cause)
 
-    monkeypatch.setattr(handler_module.summaries, "recompute_learners", counting)
+    monkeypatch.setattr(recompute, "recompute_learners", counting)
     batch = records("insert") * 3
 
     assert stream.deliver(batch) == {"batchItemFailures": []}
@@ -160,7 +161,7 @@ def test_a_lesson_added_fans_out_in_segments_that_each_read_the_outline_once_per
     """Given 5 learners and segments of 2, a lesson added makes the summarizer recompute the first
     segment and schedule the other two as items in their own partitions; their stream records
     bring every learner up to date, and the outline is read once, not once per learner."""
-    monkeypatch.setattr("lms.services.summaries.LEARNERS_PER_SEGMENT", 2)
+    monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 2)
     learners = [f"learner-{n}" for n in range(5)]
     for n, learner in enumerate(learners):
         seeded.enroll(learner, f"01jd00000000000000000001{n:02d}")
@@ -173,10 +174,9 @@ def test_a_lesson_added_fans_out_in_segments_that_each_read_the_outline_once_per
     )
     stream.pending()
     outline_reads: list[str] = []
-    original = stream.module.summaries._courses.get_outline
-    monkeypatch.setattr(
-        stream.module.summaries._courses, "get_outline", lambda c: outline_reads.append(c) or original(c)
-    )
+    courses = stream.module.summarizer.recompute._outlines._courses
+    original = courses.get_outline
+    monkeypatch.setattr(courses, "get_outline", lambda c: outline_reads.append(c) or original(c))
 
     assert stream.deliver(records("lesson_added")) == {"batchItemFailures": []}
     assert sum(summary_of(seeded, u)["requiredLessons"] == 3 for u in learners) == 2
@@ -204,14 +204,14 @@ def test_a_write_gone_stale_is_recomputed_alone_while_the_rest_of_its_transactio
 
     for n in range(3):
         seeded.enroll(f"learner-{n}", f"01jd00000000000000000001{n:02d}")
-    repository = stream.module.summaries._summaries
+    repository = stream.module.summarizer.recompute._summaries
     original = repository.save
     sent: list[list[str]] = []
 
     def first_one_stale(course_id: str, writes: list[Any], now: str) -> None:
         sent.append([w.summary.user_id for w in writes])
         if len(sent) == 1:
-            raise WritesRejectedError({0}, conflicted=False)
+            raise WritesRejectedError({"learner-0"}, conflicted=False)
         original(course_id, writes, now)
 
     monkeypatch.setattr(repository, "save", first_one_stale)
@@ -256,7 +256,7 @@ def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is
     delivered again are older than what the summary reflects, so they are read from the table."""
     stream.deliver(records("insert"))
     learner_halfway.complete(SEED["lesson_2"], SEED["module_2"], SEED["progress_2"], "2026-11-26T10:20:00.000Z")
-    repository = stream.module.summaries._summaries
+    repository = stream.module.summarizer.recompute._summaries
     original = repository.read_learners
     records_read: list[dict[str, set[str]]] = []
 
@@ -275,3 +275,27 @@ def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is
     assert stream.deliver(copy.deepcopy(modify)) == {"batchItemFailures": []}
     assert records_read == [{LEARNER: {SEED["lesson_2"]}}]
     assert summary_of(learner_halfway)["percent"] == 100
+
+
+def test_each_record_is_parsed_once_and_a_failure_is_reported_for_its_records_only(
+    learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a batch of the recorded INSERTs and one segment item without a segment (the summarizer
+    never writes one), when it is delivered, then every record is parsed once, the learner's work is
+    done, and only the odd record is a batch item failure."""
+    odd = copy.deepcopy(records("fanout_segment")[0])
+    del odd["dynamodb"]["NewImage"]["segment"]
+    odd["dynamodb"]["SequenceNumber"] = "000000000000000000900"
+    batch = [*records("insert"), odd]
+    parsed: list[str] = []
+    original = TableStreamRecord.model_validate
+
+    def counting(raw: dict[str, Any], *args: Any, **kwargs: Any) -> TableStreamRecord:
+        parsed.append(raw["dynamodb"]["SequenceNumber"])
+        return original(raw, *args, **kwargs)
+
+    monkeypatch.setattr(TableStreamRecord, "model_validate", counting)
+
+    assert stream.deliver(batch) == {"batchItemFailures": [{"itemIdentifier": "000000000000000000900"}]}
+    assert sorted(parsed) == sorted(r["dynamodb"]["SequenceNumber"] for r in batch)
+    assert summary_of(learner_halfway)["percent"] == 50

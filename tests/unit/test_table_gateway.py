@@ -1,11 +1,13 @@
 """The table gateway (lms.repositories.dynamo.Table): the verbs the repositories use, and a failed
 condition or a cancelled transaction as one typed exception each."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from lms.repositories import dynamo
 from lms.repositories.dynamo import (
     ConditionFailedError,
     Table,
@@ -52,22 +54,23 @@ def test_an_update_returns_what_it_changed_and_a_failed_condition_raises(table: 
 def test_a_cancelled_transaction_says_which_action_failed_and_what_it_found(table: Table) -> None:
     """Given an item, when a transaction puts it again on condition that it does not exist (asking
     for the stored item) beside a check on another item that holds, then TransactionCancelledError
-    says action 0 failed its condition, with the stored item, and action 1 did not; nothing was
-    written."""
+    says, by name, that the put failed its condition, with the stored item, and the check did not;
+    nothing was written."""
     other = {"pk": "TEST#2", "sk": "A"}
     table.put({**KEY, "n": 1})
     table.put(other)
 
     with pytest.raises(TransactionCancelledError) as cancelled:
         table.transact(
-            [
-                put_action({**KEY, "n": 2}, condition="attribute_not_exists(pk)", return_old_on_failure=True),
-                condition_check(other, "attribute_exists(pk)"),
-            ]
+            {
+                "put": put_action({**KEY, "n": 2}, condition="attribute_not_exists(pk)", return_old_on_failure=True),
+                "check": condition_check(other, "attribute_exists(pk)"),
+            }
         )
 
-    assert (cancelled.value.failed(0), cancelled.value.failed(1), cancelled.value.conflicted) == (True, False, False)
-    assert cancelled.value.item(0) == {**KEY, "n": 1}
+    failed = (cancelled.value.failed("put"), cancelled.value.failed("check"), cancelled.value.conflicted)
+    assert failed == (True, False, False)
+    assert cancelled.value.item("put") == {**KEY, "n": 1}
     assert table.get(KEY) == {**KEY, "n": 1}
 
 
@@ -83,7 +86,8 @@ class _Refusing:
 
 def test_reasons_given_only_in_the_message_are_read_from_it() -> None:
     """Given a client that lists the reasons only in the message (as some do), when a transaction
-    is cancelled, then the reasons are read from it: action 1 failed, another transaction held 0."""
+    is cancelled, then the reasons are read from it, by name in the order of the actions: the second
+    failed, another transaction held the first."""
     message = (
         "Transaction cancelled, please refer cancellation reasons for specific reasons "
         "[TransactionConflict, ConditionalCheckFailed]"
@@ -91,10 +95,17 @@ def test_reasons_given_only_in_the_message_are_read_from_it() -> None:
     error = {"Error": {"Code": "TransactionCanceledException", "Message": message}}
 
     with pytest.raises(TransactionCancelledError) as cancelled:
-        Table(_Refusing(error), "t").transact([condition_check(KEY, "attribute_exists(pk)")])  # type: ignore[arg-type]
+        Table(_Refusing(error), "t").transact(  # type: ignore[arg-type]
+            {
+                "held": condition_check(KEY, "attribute_exists(pk)"),
+                "checked": condition_check(KEY, "attribute_exists(pk)"),
+            }
+        )
 
-    assert (cancelled.value.failed(0), cancelled.value.failed(1), cancelled.value.conflicted) == (False, True, True)
-    assert cancelled.value.item(1) is None
+    failed = (cancelled.value.failed("held"), cancelled.value.failed("checked"), cancelled.value.conflicted)
+    assert failed == (False, True, True)
+    assert cancelled.value.item("checked") is None
+    assert not cancelled.value.failed("no such action")
 
 
 def test_other_errors_are_not_a_cancellation() -> None:
@@ -103,7 +114,7 @@ def test_other_errors_are_not_a_cancellation() -> None:
     throttled = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
 
     with pytest.raises(ClientError):
-        Table(_Refusing(throttled), "t").transact([condition_check(KEY, "attribute_exists(pk)")])  # type: ignore[arg-type]
+        Table(_Refusing(throttled), "t").transact({"check": condition_check(KEY, "attribute_exists(pk)")})  # type: ignore[arg-type]
 
 
 def test_put_all_writes_every_item_in_requests_of_25_and_resends_the_unprocessed(table: Table) -> None:
@@ -127,3 +138,32 @@ def test_put_all_writes_every_item_in_requests_of_25_and_resends_the_unprocessed
 
     assert len(table.batch_get([{"pk": i["pk"], "sk": i["sk"]} for i in items])) == 60
     assert refused == [1]
+
+
+def test_items_still_unprocessed_when_the_retries_run_out_are_a_throttling_error(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a table that leaves every batch unprocessed, when items are read or written in a batch,
+    then after UNPROCESSED_RETRY's attempts the call fails as a throttled request does (the API's 503)
+    instead of looping on."""
+    monkeypatch.setattr(dynamo, "UNPROCESSED_RETRY", replace(dynamo.UNPROCESSED_RETRY, sleep=lambda _: None))
+    calls: list[str] = []
+
+    def unprocessed(**request: Any) -> Any:
+        calls.append("call")
+        return {"UnprocessedItems": request["RequestItems"], "UnprocessedKeys": request["RequestItems"]}
+
+    table.client.batch_write_item = unprocessed  # type: ignore[method-assign]
+    table.client.batch_get_item = unprocessed  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ClientError) as writing:
+            table.put_all([{**KEY, "n": 1}])
+        with pytest.raises(ClientError) as reading:
+            table.batch_get([KEY])
+    finally:
+        del table.client.batch_write_item
+        del table.client.batch_get_item
+
+    codes = {error.value.response["Error"]["Code"] for error in (writing, reading)}
+    assert codes == {"ProvisionedThroughputExceededException"}
+    assert len(calls) == 2 * dynamo.UNPROCESSED_RETRY.attempts

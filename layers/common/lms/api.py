@@ -1,5 +1,6 @@
 """HTTP plumbing shared by every handler: the resolver, the caller's identity, and the one place
-where domain errors become RFC 9457 problem responses."""
+where domain errors become RFC 9457 problem responses. Over 300 lines because every answer a client
+can get before or beside a service's (guards, validation, problems, paging) is decided here, once."""
 
 import base64
 import binascii
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping
 from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -71,15 +72,6 @@ PageCursor = Annotated[
     Query(description=f"The previous page's nextCursor (at most {MAX_CURSOR_LENGTH} characters; a bad one is 400)"),
 ]
 _PAGE_PARAMETERS = frozenset({"limit", "cursor"})
-
-
-class AddedLater:
-    """Marks a list filter added after the route's first release (`Annotated[..., Query(...),
-    ADDED_LATER]`): it joins the cursor fingerprint only when given, so cursors issued before it
-    existed stay valid."""
-
-
-ADDED_LATER = AddedLater()
 
 
 def user_id_query(description: str) -> Any:
@@ -304,24 +296,15 @@ class LmsResolver(APIGatewayHttpResolver):
 
 
 @cache
-def _filters(handler: Callable[..., Any]) -> tuple[tuple[str, bool], ...]:
-    """(name, added later) of every filter a list route declares (path and query parameters but
-    the page's own), in declaration order: the order of the fingerprint's parts."""
-    return tuple(
-        (name, any(marker is ADDED_LATER for marker in get_args(parameter.annotation)[1:]))
-        for name, parameter in inspect.signature(handler).parameters.items()
-        if name not in _PAGE_PARAMETERS
-    )
+def _filters(handler: Callable[..., Any]) -> tuple[str, ...]:
+    """Every filter a list route declares (path and query parameters but the page's own), in
+    declaration order: the order of the fingerprint's parts."""
+    return tuple(name for name in inspect.signature(handler).parameters if name not in _PAGE_PARAMETERS)
 
 
-def _fingerprinted(filters: tuple[tuple[str, bool], ...], arguments: Mapping[str, Any]) -> list[str]:
-    """The filters' values as the fingerprint takes them: absent is "", an ADDED_LATER filter only
-    when given."""
-    return [
-        "" if arguments[name] is None else str(arguments[name])
-        for name, added_later in filters
-        if not (added_later and arguments[name] is None)
-    ]
+def _fingerprinted(filters: tuple[str, ...], arguments: Mapping[str, Any]) -> list[str]:
+    """The filters' values as the fingerprint takes them: absent is ""."""
+    return ["" if arguments[name] is None else str(arguments[name]) for name in filters]
 
 
 def _raw_problem(status: HTTPStatus, detail: str) -> dict[str, Any]:

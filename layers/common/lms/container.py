@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from lms.services.catalog import CatalogService
     from lms.services.enrollments import EnrollmentService
     from lms.services.progress import ProgressService
-    from lms.services.summaries import SummaryService
+    from lms.services.summaries.reading import SummaryReader
+    from lms.stream import Summarizer
 
 
 @cache
@@ -88,23 +89,33 @@ def progress_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "P
     return ProgressService(ProgressRepository(shared), CourseRepository(shared), clock=clock, ids=ids)
 
 
-def summary_service(*, clock: Clock = utc_now) -> "SummaryService":
+def summary_reader() -> "SummaryReader":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.progress import ProgressRepository
+    from lms.repositories.summaries import SummaryRepository
+    from lms.services.summaries.reading import SummaryReader
+
+    shared = table()
+    return SummaryReader(CourseRepository(shared), ProgressRepository(shared), SummaryRepository(shared))
+
+
+def summarizer(*, clock: Clock = utc_now) -> "Summarizer":
     from lms.repositories.courses import CourseRepository
     from lms.repositories.enrollments import EnrollmentRepository
     from lms.repositories.fanout import FanoutRepository
     from lms.repositories.progress import ProgressRepository
     from lms.repositories.summaries import SummaryRepository
-    from lms.services.summaries import SummaryService
+    from lms.services.summaries.fanout import FanoutService
+    from lms.services.summaries.reading import Outlines
+    from lms.services.summaries.recompute import SummaryRecomputer
+    from lms.stream import Summarizer
 
     shared = table()
-    return SummaryService(
-        CourseRepository(shared),
-        EnrollmentRepository(shared),
-        ProgressRepository(shared),
-        SummaryRepository(shared),
-        FanoutRepository(shared),
-        clock=clock,
+    recompute = SummaryRecomputer(
+        Outlines(CourseRepository(shared)), ProgressRepository(shared), SummaryRepository(shared), clock=clock
     )
+    fanout = FanoutService(recompute, EnrollmentRepository(shared), FanoutRepository(shared), clock=clock)
+    return Summarizer(recompute, fanout)
 
 
 def _cursor_key() -> str:

@@ -6,7 +6,6 @@
 | module | COURSE#<course> | MODULE#<module> |  |  |
 | lesson | COURSE#<course> | LESSON#<lesson> |  |  |
 | lesson reference | LESSON#<lesson> | LESSON |  |  |
-| course aggregate (before sharding; read only) | COURSE#<course> | AGGREGATE |  |  |
 | course aggregate shard | COURSE#<course>#AGGREGATE#<0-15> | AGGREGATE |  |  |
 | fan-out segment | COURSE#<course>#FANOUT#<n> | FANOUT |  |  |
 | enrollment | USER#<user> | ENROLLMENT#<course> | COURSE#<course>#ENROLLMENTS#<n> | USER#<user> |
@@ -21,8 +20,7 @@ digest. Ids we generate (course, lesson, enrollment, progress) are always plain.
 
 `<n>` is the learner's index shard (`index_shard`, 0 to INDEX_SHARDS - 1): a course's enrollments and
 progress records are indexed under INDEX_SHARDS partition keys, so no single index partition takes
-every completion of a course. Items written before sharding carry the key without `#<n>`, which is
-still read (see `course_enrollments_partitions`).
+every completion of a course.
 """
 
 import base64
@@ -61,8 +59,8 @@ def _course_pk(course_id: str) -> str:
     return f"COURSE#{course_id}"
 
 
-# A plain id enters keys as itself; it can never contain the separator `#`, nor the `~` that starts
-# a digest, so the mapping stays one-to-one (and ids stored before digests existed keep their keys).
+# A plain id enters keys as itself (readable keys); it can never contain the separator `#`, nor the
+# `~` that starts a digest, so the mapping stays one-to-one.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:@|+-]{1,128}")
 
 
@@ -100,10 +98,6 @@ def lesson_ref(lesson_id: str) -> Key:
     return {"pk": f"LESSON#{lesson_id}", "sk": "LESSON"}
 
 
-def course_aggregate(course_id: str) -> Key:
-    return {"pk": _course_pk(course_id), "sk": "AGGREGATE"}
-
-
 def enrollment(user_id: str, course_id: str) -> Key:
     return {"pk": _user_pk(user_id), "sk": f"ENROLLMENT#{course_id}"}
 
@@ -124,9 +118,8 @@ def index_shard(user_id: str) -> int:
 
 
 def _course_index_partitions(course_id: str, name: str) -> list[str]:
-    """The unsharded key items written before sharding still carry, first, then every shard."""
-    legacy = f"{_course_pk(course_id)}#{name}"
-    return [legacy] + [f"{legacy}#{shard}" for shard in range(INDEX_SHARDS)]
+    """Every shard of a course-wide index key, in listing order."""
+    return [f"{_course_pk(course_id)}#{name}#{shard}" for shard in range(INDEX_SHARDS)]
 
 
 def course_enrollments_shard(course_id: str, user_id: str) -> str:
@@ -164,9 +157,10 @@ def course_progress_shard(course_id: str, user_id: str) -> str:
 
 def course_progress_partitions(course_id: str, user_id: str | None = None) -> list[str]:
     """Every `gsi1` partition holding a course's progress records, in listing order; with `user_id`,
-    only those that may hold that learner's: the unsharded key, then the learner's shard."""
-    partitions = _course_index_partitions(course_id, "PROGRESS")
-    return partitions if user_id is None else [partitions[0], course_progress_shard(course_id, user_id)]
+    the one that holds that learner's."""
+    if user_id is None:
+        return _course_index_partitions(course_id, "PROGRESS")
+    return [course_progress_shard(course_id, user_id)]
 
 
 def course_progress_learner_prefix(user_id: str) -> str:
@@ -192,9 +186,8 @@ def course_aggregate_shard(course_id: str, shard: int) -> Key:
 
 
 def course_aggregate_shards(course_id: str) -> list[Key]:
-    """Every item holding part of the course aggregate: the shards, and the single item that held
-    all of it before sharding (read, never written again)."""
-    return [course_aggregate(course_id)] + [course_aggregate_shard(course_id, n) for n in range(AGGREGATE_SHARDS)]
+    """Every item holding part of the course aggregate."""
+    return [course_aggregate_shard(course_id, n) for n in range(AGGREGATE_SHARDS)]
 
 
 def course_fanout_segment(course_id: str, segment: int) -> Key:

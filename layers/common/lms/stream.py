@@ -1,9 +1,11 @@
-"""Stream plumbing for the summarizer: the record models (Parser), what each change means, and a
-per-invocation batch that does each piece of work once however many records ask for it, reading
-and writing the learners of one course together."""
+"""Stream plumbing for the summarizer: the record model (Parser), what each change asks for, and a
+per-invocation batch whose outcome is computed once: each record parsed once, each learner and
+course worked on once however many records ask for it (the learners of one course read and written
+together), and the records whose work failed reported as failed, alone."""
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import (
@@ -13,20 +15,22 @@ from aws_lambda_powertools.utilities.parser.models import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lms.batch import sequence_number
 from lms.keys import Entity
 from lms.models.progress import Progress
-from lms.observability import metrics
-from lms.repositories.dynamo import deserialize
-from lms.services.summaries import Changes, RecomputeResult, SummaryService
+from lms.observability import logger, metrics
+from lms.services.summaries.fanout import FanoutService
+from lms.services.summaries.recompute import Changes, RecomputeResult, SummaryRecomputer
 
 # Stop starting new pages of a fan-out segment when less than this much time is left.
 TIME_RESERVE_MS = 30_000
 
 
 class TableItem(BaseModel):
-    """The attributes of a table item that the summarizer routes on."""
+    """A table item as the stream carries it: the attributes the summarizer routes on, and the rest
+    kept (a progress record's image is applied as written)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     entity: Entity
     courseId: str  # noqa: N815 - stored attribute name
@@ -35,7 +39,6 @@ class TableItem(BaseModel):
     status: str | None = None
     segment: int | None = None
     cursor: dict[str, Any] | None = None
-    limit: int | None = None
     until: dict[str, Any] | None = None
 
 
@@ -65,135 +68,125 @@ class CourseWork:
 Work = LearnerWork | CourseWork
 
 
-def work_for(record: TableStreamRecord) -> tuple[Work, str]:
-    """What a change asks for, and its cause for the logs."""
-    change = record.dynamodb
-    item = change.NewImage or change.OldImage
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One stream record, parsed: the work it asks for, and what that work takes from it."""
+
+    sequence_number: str
+    work: Work
+    cause: str  # for the logs
+    item: TableItem  # the new image, or the old one of a removal
+    progress: Progress | None  # a progress record's new image: the record as written
+    completes_lesson: bool
+
+
+def parse(raw: dict[str, Any]) -> Change:
+    """ValidationError or ValueError when the record is not one the summarizer handles."""
+    record = TableStreamRecord.model_validate(raw)
+    new, old = record.dynamodb.NewImage, record.dynamodb.OldImage
+    item = new or old
     if item is None:
         raise ValueError("stream record carries no image; the stream must be NEW_AND_OLD_IMAGES")
     cause = f"{item.entity.value} {record.eventName}"
+    progress = Progress.model_validate(new.model_dump()) if new and new.entity == Entity.PROGRESS else None
+    completes = progress is not None and progress.status == "COMPLETED" and (old is None or old.status != "COMPLETED")
+    return Change(record.dynamodb.SequenceNumber, _work_for(item), cause, item, progress, completes)
+
+
+def _work_for(item: TableItem) -> Work:
     if item.entity in (Entity.PROGRESS, Entity.ENROLLMENT):
         if not item.userId:
             raise ValueError(f"{item.entity.value} item without userId")
-        return LearnerWork(item.userId, item.courseId), cause
+        return LearnerWork(item.userId, item.courseId)
     if item.entity == Entity.LESSON:
-        return CourseWork(item.courseId, None), cause
-    if item.entity == Entity.COURSE_RECOMPUTE:
-        # A continuation item from before segments existed restarts the fan-out.
-        return CourseWork(item.courseId, item.segment), cause
-    raise ValueError(f"the summarizer does not handle {item.entity.value} changes")
+        return CourseWork(item.courseId, None)
+    if item.entity == Entity.COURSE_RECOMPUTE and item.segment is not None:
+        return CourseWork(item.courseId, item.segment)
+    raise ValueError(f"the summarizer does not handle this {item.entity.value} change")
 
 
-def _progress_image(raw: dict[str, Any]) -> Progress | None:
-    """A progress record's new image as the model, or None (not a progress record, or unreadable)."""
-    image = raw.get("dynamodb", {}).get("NewImage") or {}
-    if image.get("entity", {}).get("S") != Entity.PROGRESS:
-        return None
-    try:
-        return Progress.model_validate(deserialize(image))
-    except (ValidationError, TypeError, ValueError):
-        return None
+@dataclass(frozen=True, slots=True)
+class Summarizer:
+    """What the summarizer works with: learners' recompute, and the fan-out of outline changes."""
+
+    recompute: SummaryRecomputer
+    fanout: FanoutService
 
 
-def completes_lesson(record: TableStreamRecord) -> bool:
-    change = record.dynamodb
-    new, old = change.NewImage, change.OldImage
-    return (
-        new is not None
-        and new.entity == Entity.PROGRESS
-        and new.status == "COMPLETED"
-        and (old is None or old.status != "COMPLETED")
-    )
-
-
-@dataclass
 class ChangeBatch:
-    """One invocation's records. `prepare` does the work of the whole batch up front: each learner
-    and course once (coalesced), the learners of one course read and written together. `apply` then
-    answers for each record, so a record whose work failed is reported as failed, alone."""
+    """One invocation's records and their outcome."""
 
-    summaries: SummaryService
-    context: LambdaContext
-    outcomes: dict[Work, Exception | None] = field(default_factory=dict)
+    def __init__(self, summarizer: Summarizer, context: LambdaContext) -> None:
+        self._summarizer = summarizer
+        self._context = context
 
-    def prepare(self, raw_records: list[dict[str, Any]]) -> None:
-        parsed: list[tuple[TableStreamRecord, Progress | None]] = []
+    def run(self, raw_records: list[dict[str, Any]]) -> set[str]:
+        """Do the batch's work; returns the sequence numbers of the records that failed."""
+        failed: set[str] = set()
+        changes: list[Change] = []
         for raw in raw_records:
             try:
-                parsed.append((TableStreamRecord.model_validate(raw), _progress_image(raw)))
-            except ValidationError:
-                continue  # apply() reports this record as failed
-        self.run(parsed)
+                changes.append(parse(raw))
+            except (ValidationError, ValueError) as error:
+                failed.add(sequence_number(raw))
+                logger.warning(
+                    "unreadable stream record", extra={"sequenceNumber": sequence_number(raw), "error": str(error)}
+                )
+        lessons_completed = sum(change.completes_lesson for change in changes)
+        if lessons_completed:
+            metrics.add_metric(name="LessonCompleted", unit=MetricUnit.Count, value=lessons_completed)
+        failures = self._work(changes)
+        return failed | {change.sequence_number for change in changes if change.work in failures}
 
-    def run(self, records: list[tuple[TableStreamRecord, Progress | None]]) -> None:
-        """`records`: each with its progress image (the record as written), if it is one."""
+    def _work(self, changes: Iterable[Change]) -> set[Work]:
+        """Each learner and course once; returns the work that failed."""
         learners: dict[str, Changes] = {}  # course -> learner -> lessons whose records changed
         causes: dict[str, str] = {}
-        courses: dict[CourseWork, tuple[TableStreamRecord, str]] = {}
-        for record, progress in records:
-            try:
-                work, cause = work_for(record)
-            except ValueError:
-                continue  # apply() reports this record as failed
-            if isinstance(work, LearnerWork):
-                lessons = learners.setdefault(work.course_id, {}).setdefault(work.user_id, {})
-                image = record.dynamodb.NewImage or record.dynamodb.OldImage
-                if image is not None and image.entity == Entity.PROGRESS and image.lessonId:
-                    lessons[image.lessonId] = progress  # the latest record of a lesson wins
-                causes[work.course_id] = cause
+        courses: dict[CourseWork, Change] = {}
+        for change in changes:
+            if isinstance(change.work, LearnerWork):
+                lessons = learners.setdefault(change.work.course_id, {}).setdefault(change.work.user_id, {})
+                if change.item.entity == Entity.PROGRESS and change.item.lessonId:
+                    lessons[change.item.lessonId] = change.progress  # the latest record of a lesson wins
+                causes[change.work.course_id] = change.cause
             else:
-                courses[work] = (record, cause)  # the latest record of a segment carries its cursor
+                courses[change.work] = change  # the latest record of a segment carries its cursor
+        failures: set[Work] = set()
         for course_id, changed in learners.items():
             try:
-                outcomes = self.summaries.recompute_learners(course_id, changed, causes[course_id])
+                outcomes = self._summarizer.recompute.recompute_learners(course_id, changed, causes[course_id])
             except Exception as error:
                 outcomes = dict.fromkeys(changed, error)
             for user_id, outcome in outcomes.items():
-                self._settle(LearnerWork(user_id, course_id), outcome)
-        for course_work, (record, cause) in courses.items():
+                if self._settled(LearnerWork(user_id, course_id), outcome):
+                    failures.add(LearnerWork(user_id, course_id))
+        for work, change in courses.items():
             try:
-                for result in self._run_course(course_work, record, cause):
-                    self._count(result)
-                self.outcomes[course_work] = None
+                results = self._run_course(work, change)
             except Exception as error:
-                self.outcomes[course_work] = error
-
-    def _settle(self, work: Work, outcome: RecomputeResult | Exception) -> None:
-        if isinstance(outcome, Exception):
-            self.outcomes[work] = outcome
-        else:
-            self._count(outcome)
-            self.outcomes[work] = None
-
-    def _run_course(self, work: CourseWork, record: TableStreamRecord, cause: str) -> list[RecomputeResult]:
-        def has_time() -> bool:
-            return self.context.get_remaining_time_in_millis() > TIME_RESERVE_MS
-
-        if work.segment is None:
-            return self.summaries.start_fanout(work.course_id, cause, has_time)
-        image = record.dynamodb.NewImage
-        return self.summaries.run_segment(
-            work.course_id,
-            work.segment,
-            image.cursor if image else None,
-            image.limit if image else None,
-            cause,
-            has_time,
-            until=image.until if image else None,
-        )
-
-    def apply(self, record: TableStreamRecord) -> Literal[True]:
-        if completes_lesson(record):
-            metrics.add_metric(name="LessonCompleted", unit=MetricUnit.Count, value=1)
-        work, _ = work_for(record)
-        if work not in self.outcomes:  # not prepared (a record handed over on its own)
-            self.run([(record, None)])
-        failure = self.outcomes.get(work)
-        if failure is not None:
-            raise failure
-        return True
+                self._settled(work, error)
+                failures.add(work)
+                continue
+            for result in results:
+                self._settled(work, result)
+        return failures
 
     @staticmethod
-    def _count(result: RecomputeResult) -> None:
-        if result.completed_course:
+    def _settled(work: Work, outcome: RecomputeResult | Exception) -> bool:
+        """Count a result, log a failure; whether it failed."""
+        if isinstance(outcome, Exception):
+            logger.warning("summarizer work failed", extra={"work": repr(work), "error": repr(outcome)})
+            return True
+        if outcome.completed_course:
             metrics.add_metric(name="CourseCompleted", unit=MetricUnit.Count, value=1)
+        return False
+
+    def _run_course(self, work: CourseWork, change: Change) -> list[RecomputeResult]:
+        def has_time() -> bool:
+            return self._context.get_remaining_time_in_millis() > TIME_RESERVE_MS
+
+        fanout = self._summarizer.fanout
+        if work.segment is None:
+            return fanout.start(work.course_id, change.cause, has_time)
+        item = change.item
+        return fanout.run_segment(work.course_id, work.segment, item.cursor, item.until, change.cause, has_time)

@@ -1,8 +1,7 @@
 """PutEvents in batches: at most 10 entries and 256 KB a request, failed entries retried with
-backoff, and the stream records whose events still could not be published reported as batch item
-failures (Lambda retries from the first of them; the ids make the repeats harmless)."""
+backoff, and the stream records whose events still could not be published returned, for the
+partial batch response (Lambda retries from the first of them; the ids make the repeats harmless)."""
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lms.batch import sequence_number
 from lms.events.derive import DomainEvent, events_for
 from lms.events.models import EVENT_SOURCE
 from lms.observability import logger, metrics
+from lms.retry import Retry
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -24,8 +25,9 @@ else:
 
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 256 * 1024
-ATTEMPTS = 4
-BASE_BACKOFF_SECONDS = 0.1
+# Failed entries are sent again after waits of up to 0.1 s doubling to 1 s, tries starting within
+# 10 s: the publisher times out after 60 s, and what still fails is the stream's to retry.
+PUBLISH_RETRY = Retry(attempts=4, base=0.1, cap=1.0, budget=10.0)
 _TIME_BYTES = 14  # how EventBridge counts an entry's Time toward the request size
 
 
@@ -38,17 +40,15 @@ class PendingEvent:
 
 
 class EventPublisher:
-    def __init__(self, client: EventBridgeClient, bus_name: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, client: EventBridgeClient, bus_name: str, retry: Retry = PUBLISH_RETRY) -> None:
         self._client = client
         self._bus_name = bus_name
-        self._sleep = sleep
+        self._retry = retry
 
     def publish(self, events: Sequence[PendingEvent]) -> list[PendingEvent]:
-        """Publish every event; return those still failing after ATTEMPTS tries (in their order)."""
+        """Publish every event; return those still failing when the retries run out (in their order)."""
         pending = list(events)
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                self._sleep(BASE_BACKOFF_SECONDS * 2**attempt)
+        for _ in self._retry.tries():
             pending = self._put_once(pending)
             if not pending:
                 break
@@ -104,23 +104,22 @@ def _requests(
         yield chunk
 
 
-def publish_records(records: list[dict[str, Any]], publisher: EventPublisher) -> dict[str, list[dict[str, str]]]:
-    """Publish the events of a batch of stream records; a partial batch response names the records
-    whose events (or whose reading) failed."""
-    failed: list[str] = []
+def publish_records(records: list[dict[str, Any]], publisher: EventPublisher) -> set[str]:
+    """Publish the events of a batch of stream records, each record read once; returns the sequence
+    numbers of the records whose events (or whose reading) failed."""
+    failed: set[str] = set()
     pending: list[PendingEvent] = []
     for record in records:
-        sequence_number = record["dynamodb"]["SequenceNumber"]
+        number = sequence_number(record)
         try:
-            pending += [PendingEvent(sequence_number, event) for event in events_for(record)]
+            pending += [PendingEvent(number, event) for event in events_for(record)]
         except (KeyError, ValueError):
-            logger.exception("unreadable stream record", extra={"sequenceNumber": sequence_number})
-            failed.append(sequence_number)
+            logger.exception("unreadable stream record", extra={"sequenceNumber": number})
+            failed.add(number)
     unpublished = publisher.publish(pending)
-    failed += [p.sequence_number for p in unpublished]
+    failed |= {p.sequence_number for p in unpublished}
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(pending) - len(unpublished))
     metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(unpublished))
     if pending:
         logger.info("events published", extra={"events": len(pending) - len(unpublished), "failed": len(unpublished)})
-    ordered = list(dict.fromkeys(failed))
-    return {"batchItemFailures": [{"itemIdentifier": sequence_number} for sequence_number in ordered]}
+    return failed

@@ -120,16 +120,16 @@ class CourseRepository:
         placed = lesson.model_copy(update={"position": position})
         lesson_item, ref_item = _lesson_items(course_id, module_id, placed, now)
         self._table.transact(
-            [
-                put_action(lesson_item),
-                put_action(ref_item),
-                update_action(
+            {
+                "lesson": put_action(lesson_item),
+                "ref": put_action(ref_item),
+                "course": update_action(
                     keys.course(course_id),
                     "ADD lessonCount :one, requiredLessonCount :req SET updatedAt = :now",
                     condition="attribute_exists(pk)",
                     expression_values=values(one=1, req=int(lesson.required), now=now),
                 ),
-            ]
+            }
         )
         return LessonCreated(
             id=placed.id,
@@ -160,15 +160,15 @@ class CourseRepository:
         required = bool(item["required"])
         try:
             self._table.transact(
-                [
-                    delete_action(keys.lesson(course_id, lesson_id), condition="attribute_exists(pk)"),
-                    delete_action(keys.lesson_ref(lesson_id)),
-                    update_action(
+                {
+                    "lesson": delete_action(keys.lesson(course_id, lesson_id), condition="attribute_exists(pk)"),
+                    "ref": delete_action(keys.lesson_ref(lesson_id)),
+                    "course": update_action(
                         keys.course(course_id),
                         "ADD lessonCount :minus, requiredLessonCount :req SET updatedAt = :now",
                         expression_values=values(minus=-1, req=-int(required), now=now),
                     ),
-                ]
+                }
             )
         except TransactionCancelledError:
             return False  # deleted concurrently

@@ -1,10 +1,10 @@
 """The table gateway: every call the repositories make to DynamoDB goes through `Table`, and a
 cancelled transaction or a failed condition surfaces as one typed exception (`TransactionCancelledError`,
-`ConditionFailedError`), never as a botocore error to pick apart."""
+`ConditionFailedError`), never as a botocore error to pick apart. Over 300 lines because it is the
+one module that knows DynamoDB's wire shapes (attribute values, actions, cancellation reasons):
+splitting it would spread them again."""
 
-import itertools
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from lms.pagination import Page, PageRequest
+from lms.retry import Retry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,19 +21,16 @@ else:
 
 Item = dict[str, Any]
 _BATCH_WRITE_SIZE = 25
-_UNPROCESSED_BACKOFF_SECONDS = 0.05
+# What a throttled batch left unprocessed is sent again after a backoff, as AWS advises: waits of up
+# to 50 ms doubling to 1 s, tries starting within 3 s (the API functions time out after 10 s; a
+# course outline's batches run 8 at a time). Still unprocessed after that: throttled, a 503.
+UNPROCESSED_RETRY = Retry(attempts=8, base=0.05, cap=1.0, budget=3.0)
 # Query calls one list request may make: bounds what a filtered page reads (see Table.query_page).
 READS_PER_PAGE = 3
 
 
 # Plain Python values <-> DynamoDB attribute values, for the types this service stores. boto3's
 # TypeSerializer would do it too, but importing boto3 costs a cold start about 100 ms.
-def _back_off(attempt: int) -> None:
-    """Before resending what a throttled batch left unprocessed: exponential, at most 1 s."""
-    if attempt:
-        time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))
-
-
 def serialize_value(value: Any) -> dict[str, Any]:
     if value is None:
         return {"NULL": True}
@@ -92,28 +90,31 @@ class Reason:
 
 
 class TransactionCancelledError(Exception):
-    """A transaction was cancelled: one reason per action, in the order of the actions."""
+    """A transaction was cancelled: a reason for each of its actions, by the name it was given."""
 
-    def __init__(self, reasons: list[Reason]) -> None:
-        super().__init__(", ".join(reason.code for reason in reasons))
+    def __init__(self, reasons: dict[str, Reason]) -> None:
+        super().__init__(", ".join(f"{name}: {reason.code}" for name, reason in reasons.items()))
         self.reasons = reasons
 
-    def failed(self, index: int) -> bool:
-        """Whether action `index` failed its condition."""
-        return index < len(self.reasons) and self.reasons[index].code == "ConditionalCheckFailed"
+    def failed(self, name: str) -> bool:
+        """Whether action `name` failed its condition."""
+        reason = self.reasons.get(name)
+        return reason is not None and reason.code == "ConditionalCheckFailed"
 
-    def item(self, index: int) -> Item | None:
-        """The item action `index` found, when it failed its condition and asked for it."""
-        return self.reasons[index].item if index < len(self.reasons) else None
+    def item(self, name: str) -> Item | None:
+        """The item action `name` found, when it failed its condition and asked for it."""
+        reason = self.reasons.get(name)
+        return reason.item if reason else None
 
     @property
     def conflicted(self) -> bool:
         """Another transaction held one of the items: the same actions may succeed if sent again."""
-        return any(reason.code == "TransactionConflict" for reason in self.reasons)
+        return any(reason.code == "TransactionConflict" for reason in self.reasons.values())
 
 
-def _cancellation(error: ClientError) -> TransactionCancelledError | None:
-    """The reasons of a TransactionCanceledException, or None for any other error."""
+def _cancellation(error: ClientError, names: list[str]) -> TransactionCancelledError | None:
+    """The reasons of a TransactionCanceledException, by action name (DynamoDB lists them in the
+    order of the actions), or None for any other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return None
     reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
@@ -123,8 +124,18 @@ def _cancellation(error: ClientError) -> TransactionCancelledError | None:
         listed = message[message.find("[") + 1 : message.rfind("]")].split(",")
         reasons = [{"Code": code.strip()} for code in listed]
     return TransactionCancelledError(
-        [Reason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None) for r in reasons]
+        {
+            name: Reason(r.get("Code", "None"), deserialize(r["Item"]) if r.get("Item") else None)
+            for name, r in zip(names, reasons, strict=False)
+        }
     )
+
+
+def _still_throttled(operation: str) -> ClientError:
+    """Items still unprocessed after UNPROCESSED_RETRY: the error DynamoDB gives a throttled request,
+    which the API answers as busy (503, Retry-After)."""
+    error = {"Code": "ProvisionedThroughputExceededException", "Message": "items left unprocessed after retries"}
+    return ClientError({"Error": error}, operation)  # type: ignore[typeddict-item]
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -132,7 +143,8 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 # Transaction actions, in TransactWriteItems' shape without the table name (Table fills it in). The
-# single-item verbs of Table take the same arguments, so a condition reads alike in both.
+# single-item verbs of Table take the same arguments, so a condition reads alike in both. A
+# transaction names each action, and a cancellation is read by those names.
 Action = dict[str, dict[str, Any]]
 
 
@@ -222,13 +234,14 @@ class Table:
             pending: dict[str, Any] = {
                 self.name: {"Keys": [serialize(k) for k in keys[start : start + 100]], "ConsistentRead": consistent}
             }
-            for attempt in itertools.count():
-                _back_off(attempt)
+            for _ in UNPROCESSED_RETRY.tries():
                 response = self.client.batch_get_item(RequestItems=pending)
                 found.extend(deserialize(i) for i in response.get("Responses", {}).get(self.name, []))
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
+            else:
+                raise _still_throttled("BatchGetItem")
         return found
 
     def query_page(
@@ -364,21 +377,22 @@ class Table:
 
     def _put_batch(self, items: list[Item]) -> None:
         pending: dict[str, Any] = {self.name: [{"PutRequest": {"Item": serialize(i)}} for i in items]}
-        for attempt in itertools.count():
-            _back_off(attempt)
+        for _ in UNPROCESSED_RETRY.tries():
             response = self.client.batch_write_item(RequestItems=pending)
             pending = response.get("UnprocessedItems") or {}
             if not pending:
-                break
+                return
+        raise _still_throttled("BatchWriteItem")
 
-    def transact(self, actions: list[Action]) -> None:
-        """TransactWriteItems; TransactionCancelledError (with a reason per action) when it is cancelled."""
-        for action in actions:
+    def transact(self, actions: Mapping[str, Action]) -> None:
+        """TransactWriteItems of the named actions, in their order; TransactionCancelledError (with
+        a reason per action name) when it is cancelled."""
+        for action in actions.values():
             next(iter(action.values()))["TableName"] = self.name
         try:
-            self.client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+            self.client.transact_write_items(TransactItems=list(actions.values()))  # type: ignore[arg-type]
         except ClientError as error:
-            cancelled = _cancellation(error)
+            cancelled = _cancellation(error, list(actions))
             if cancelled is None:
                 raise
             raise cancelled from error

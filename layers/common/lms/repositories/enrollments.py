@@ -73,22 +73,22 @@ class EnrollmentRepository:
         }
         try:
             self._table.transact(
-                [
-                    put_action(
+                {
+                    "enrollment": put_action(
                         self._item(enrollment), condition="attribute_not_exists(pk)", return_old_on_failure=True
                     ),
-                    put_action(ref, condition="attribute_not_exists(pk)"),
-                    _seat_update(enrollment.course_id, +1),
-                ]
+                    "ref": put_action(ref, condition="attribute_not_exists(pk)"),
+                    "seat": _seat_update(enrollment.course_id, +1),
+                }
             )
         except TransactionCancelledError as cancelled:
-            if cancelled.failed(0):
-                existing = cancelled.item(0) or self._table.get(
+            if cancelled.failed("enrollment"):
+                existing = cancelled.item("enrollment") or self._table.get(
                     keys.enrollment(enrollment.user_id, enrollment.course_id)
                 )
                 if existing:
                     raise EnrollmentExistsError(Enrollment.model_validate(existing)) from cancelled
-            if cancelled.failed(2):
+            if cancelled.failed("seat"):
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
@@ -120,9 +120,7 @@ class EnrollmentRepository:
         in the same transaction when the change takes or frees one."""
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
-            # Sets the index key too: an enrollment stored before index sharding moves to its shard.
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer, "
-            "gsi1pk = :index",
+            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer",
             condition="version = :expected",
             names={"#status": "status"},
             expression_values=values(
@@ -132,30 +130,29 @@ class EnrollmentRepository:
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,
-                index=keys.enrollment_index(current.user_id, current.course_id)["gsi1pk"],
             ),
         )
-        actions = [update]
+        actions = {"enrollment": update}
         if seat_delta:
-            actions.append(_seat_update(current.course_id, seat_delta))
+            actions["seat"] = _seat_update(current.course_id, seat_delta)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
-            if cancelled.failed(1):
+            if cancelled.failed("seat"):
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
     def delete(self, enrollment: Enrollment) -> None:
-        actions = [
-            delete_action(
+        actions = {
+            "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
                 condition="version = :expected",
                 expression_values=values(expected=enrollment.version),
             ),
-            delete_action(keys.enrollment_ref(enrollment.id)),
-        ]
+            "ref": delete_action(keys.enrollment_ref(enrollment.id)),
+        }
         if enrollment.status != EnrollmentStatus.DROPPED:
-            actions.append(_seat_update(enrollment.course_id, -1))
+            actions["seat"] = _seat_update(enrollment.course_id, -1)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:

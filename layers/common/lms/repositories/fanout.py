@@ -19,7 +19,7 @@ class FanoutRepository:
         ends: list[dict[str, Any] | None] = [*starts[1:], None]
         self._table.put_all(
             [
-                self._segment_item(course_id, n, start, None, end, cause, now)
+                self._segment_item(course_id, n, start, end, cause, now)
                 for n, (start, end) in enumerate(zip(starts, ends, strict=True), 1)
             ]
         )
@@ -29,13 +29,12 @@ class FanoutRepository:
         course_id: str,
         segment: int,
         cursor: dict[str, Any],
-        limit: int | None,
         until: dict[str, Any] | None,
         cause: str,
         now: str,
     ) -> None:
         """Leave the rest of a segment to the next invocation (the item's new stream record)."""
-        self._table.put(self._segment_item(course_id, segment, cursor, limit, until, cause, now))
+        self._table.put(self._segment_item(course_id, segment, cursor, until, cause, now))
 
     def finish_segment(self, course_id: str, segment: int) -> None:
         self._table.delete(keys.course_fanout_segment(course_id, segment))
@@ -45,7 +44,6 @@ class FanoutRepository:
         course_id: str,
         segment: int,
         cursor: dict[str, Any] | None,
-        limit: int | None,
         until: dict[str, Any] | None,
         cause: str,
         now: str,
@@ -57,7 +55,6 @@ class FanoutRepository:
             "courseId": course_id,
             "segment": segment,
             "cursor": cursor,
-            "limit": limit,
             "until": until,
             "cause": cause,
             "updatedAt": now,

@@ -1,10 +1,8 @@
 """Reading a course-wide `gsi1` list that is written in shards (see keys.INDEX_SHARDS) as one list.
 
-The partitions are read one after another, in the order keys gives them (the unsharded key of items
-written before sharding first, then shards 0 to 15). A page's position is the partition's index and
-DynamoDB's LastEvaluatedKey within it, `{"shard": n, "key": {...}}`; the cursor codec signs it like
-any start key. A bare LastEvaluatedKey (a cursor or fan-out segment from before sharding) was taken
-in the unsharded partition, so it continues there.
+The partitions are read one after another, in the order keys gives them (shards 0 to 15). A page's
+position is the partition's index and DynamoDB's LastEvaluatedKey within it, `{"shard": n, "key":
+{...}}`; the cursor codec signs it like any start key.
 """
 
 from decimal import Decimal
@@ -19,9 +17,7 @@ from lms.repositories.dynamo import READS_PER_PAGE, Item, Table, values
 def _position(start_key: dict[str, Any] | None, partitions: int) -> tuple[int, dict[str, Any] | None]:
     if start_key is None:
         return 0, None
-    if "shard" not in start_key:
-        return 0, start_key  # taken before sharding, in the unsharded partition
-    shard, key = start_key["shard"], start_key.get("key")
+    shard, key = start_key.get("shard"), start_key.get("key")
     # An int from a cursor's JSON; a Decimal from a fan-out segment's stream image.
     if isinstance(shard, bool) or not isinstance(shard, int | Decimal) or shard not in range(partitions):
         raise InvalidCursorError
@@ -37,8 +33,7 @@ def precedes(position: dict[str, Any], other: dict[str, Any]) -> bool:
 
 
 def _order(position: dict[str, Any]) -> tuple[int, str]:
-    shard, key = (int(position["shard"]), position.get("key")) if "shard" in position else (0, position)
-    return shard, str((key or {}).get("gsi1sk", ""))
+    return int(position["shard"]), str((position.get("key") or {}).get("gsi1sk", ""))
 
 
 def query_partitions(

@@ -102,17 +102,15 @@ class ProgressRepository:
             expression_values=expected,
             return_old_on_failure=True,
         )
-        actions: list[Action] = []
+        actions: dict[str, Action] = {}
         if require_enrollment:
-            actions.append(
-                condition_check(
-                    keys.enrollment(changed.user_id, changed.course_id),
-                    "#status IN (:active, :completed)",
-                    names={"#status": "status"},
-                    expression_values=values(active=LEARNING_STATUSES[0].value, completed=LEARNING_STATUSES[1].value),
-                )
+            actions["enrolled"] = condition_check(
+                keys.enrollment(changed.user_id, changed.course_id),
+                "#status IN (:active, :completed)",
+                names={"#status": "status"},
+                expression_values=values(active=LEARNING_STATUSES[0].value, completed=LEARNING_STATUSES[1].value),
             )
-        actions.append(put)
+        actions["record"] = put
         if not expected_version:
             ref = {
                 **keys.progress_ref(changed.id),
@@ -120,14 +118,13 @@ class ProgressRepository:
                 "userId": changed.user_id,
                 "lessonId": changed.lesson_id,
             }
-            actions.append(put_action(ref))
+            actions["ref"] = put_action(ref)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
-            if require_enrollment and cancelled.failed(0):
+            if cancelled.failed("enrolled"):
                 raise NotEnrolledError from cancelled
-            put_index = 1 if require_enrollment else 0
-            current = cancelled.item(put_index) if cancelled.failed(put_index) else None
+            current = cancelled.item("record") if cancelled.failed("record") else None
             raise ProgressChangedError(_versioned(current) if current else None) from cancelled
 
     def list_for_user(self, user_id: str, status: ProgressStatus | None, page: PageRequest) -> Page[Progress]:

@@ -1,9 +1,6 @@
 """Progress rules: what a view or a completion does to a lesson record, and who may see and reset it.
 A learner's course summary is read through lms.services.summaries."""
 
-import random
-import time
-
 from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
@@ -20,10 +17,13 @@ from lms.models.progress import (
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import CourseRepository
 from lms.repositories.progress import NotEnrolledError, ProgressChangedError, ProgressRepository
+from lms.retry import Retry
 from lms.services.access import acting_user, is_staff, manages_course, require_visible
 
-# Enough for a burst of parallel writes to the same record to settle one after another.
-_ATTEMPTS = 50
+# Enough for a burst of parallel writes to one record to settle one after another: waits of up to
+# 5 ms doubling to 50 ms; tries start within 3 s, well inside the API functions' 10 s timeout.
+WRITE_RETRY = Retry(attempts=50, base=0.005, cap=0.05, budget=3.0)
+_TOO_BUSY = "Too many concurrent writes to this lesson record; retry the request."
 
 
 def record_activity(
@@ -76,11 +76,6 @@ def apply_update(current: Progress, update: ProgressUpdate, is_staff: bool, now:
     return current.model_copy(update={**changes, "updated_at": now})
 
 
-def _backoff(attempt: int) -> None:
-    # Jitter spreads out writers that collided on the same item.
-    time.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311 - not cryptographic
-
-
 class ProgressService:
     def __init__(
         self,
@@ -96,25 +91,30 @@ class ProgressService:
         self._new_id = ids
 
     def record(self, identity: Identity, activity: ProgressRecord) -> ProgressOutcome:
-        """Two round trips when uncontended: one read of lesson and record, one transaction."""
+        """Two round trips when uncontended: one read of lesson and record, one transaction. A write
+        that lost a race is made again over the record the winner stored."""
         lesson, current = self._progress.lesson_and_progress(identity.user_id, activity.lesson_id)
         if lesson is None:
             raise NotFoundError("Lesson not found.")
-        for attempt in range(_ATTEMPTS):
+
+        def attempt() -> ProgressOutcome:
+            nonlocal current  # the record as last seen, carried from one try to the next
             previous = current.progress if current else None
             record_id = previous.id if previous else self._new_id()
             changed = record_activity(previous, lesson, identity.user_id, activity, self._now(), record_id)
             try:
                 self._progress.save(changed, current.version if current else 0, require_enrollment=True)
-                return ProgressOutcome(progress=changed, created=current is None)
-            except NotEnrolledError:
-                raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
             except ProgressChangedError as conflict:
-                current = conflict.current
-                if current is None:
-                    _backoff(attempt)
-                    current = self._progress.get(identity.user_id, activity.lesson_id)
-        raise ConcurrencyError("Too many concurrent writes to this lesson record; retry the request.")
+                current = conflict.current or self._progress.get(identity.user_id, activity.lesson_id)
+                raise
+            return ProgressOutcome(progress=changed, created=previous is None)
+
+        try:
+            return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
+        except NotEnrolledError:
+            raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
+        except ProgressChangedError:
+            raise ConcurrencyError(_TOO_BUSY) from None
 
     def _visible(self, identity: Identity, progress_id: str) -> tuple[VersionedProgress, Course | None]:
         found = self._progress.get_by_id(progress_id)
@@ -128,21 +128,21 @@ class ProgressService:
         return self._visible(identity, progress_id)[0].progress
 
     def update(self, identity: Identity, progress_id: str, update: ProgressUpdate) -> Progress:
-        for attempt in range(_ATTEMPTS):
+        def attempt() -> Progress:
             current, course = self._visible(identity, progress_id)
             by_staff = is_staff(identity, course)
             changed = apply_update(current.progress, update, by_staff, self._now())
-            if changed is current.progress:
-                return changed
-            try:
+            if changed is not current.progress:
                 # A learner edits their own record only while they hold a seat, as for POST /progress.
                 self._progress.save(changed, current.version, require_enrollment=not by_staff)
-                return changed
-            except NotEnrolledError:
-                raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
-            except ProgressChangedError:
-                _backoff(attempt)
-        raise ConcurrencyError("Too many concurrent writes to this lesson record; retry the request.")
+            return changed
+
+        try:
+            return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
+        except NotEnrolledError:
+            raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
+        except ProgressChangedError:
+            raise ConcurrencyError(_TOO_BUSY) from None
 
     def list_mine(
         self, identity: Identity, user_id: str | None, status: ProgressStatus | None, page: PageRequest

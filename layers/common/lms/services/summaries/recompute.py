@@ -1,0 +1,153 @@
+"""Recomputing learners' summaries from the stream, at a cost that does not grow with the course: a
+summary remembers which outline lessons it counts as completed and viewed (bitmaps over the outline
+it was computed against), so a change is applied by reading only the records that changed, in their
+*current* state (never a stale image), so a duplicate or replayed record changes nothing. A summary
+computed against another outline (or none yet) is rebuilt from the learner's records (one Query)."""
+
+from dataclasses import dataclass
+
+from lms.clock import Clock, utc_now
+from lms.errors import ConcurrencyError
+from lms.models.progress import Progress
+from lms.models.summaries import LearnerState, SummaryWrite
+from lms.observability import logger
+from lms.repositories.progress import ProgressRepository
+from lms.repositories.summaries import LEARNERS_PER_TRANSACTION, SummaryRepository, WritesRejectedError
+from lms.retry import Retry
+from lms.services.summaries.reading import Outlines
+from lms.services.summaries.rules import (
+    LearnerProgress,
+    Outline,
+    contribution,
+    differs,
+    enrollment_change,
+    summarize,
+)
+
+# The summarizer times out after 120 s and starts a fan-out page only with 30 s left (stream
+# TIME_RESERVE_MS); a recompute of up to 100 learners fits in that. Learners whose summary changed
+# under a write are read and computed again in rounds starting within 15 s (waits of up to 10 ms
+# doubling to 200 ms) ...
+RECOMPUTE_RETRY = Retry(attempts=5, base=0.01, cap=0.2, budget=15.0)
+# ... and in a round, a transaction another one held is sent again (its stale learners taken out),
+# tries starting within 2 s: 100 learners make 4 transactions, so a recompute ends within ~25 s.
+SAVE_RETRY = Retry(attempts=5, base=0.01, cap=0.2, budget=2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeResult:
+    changed: bool
+    completed_course: bool
+
+
+UNCHANGED = RecomputeResult(changed=False, completed_course=False)
+# What recomputing one learner came to: its result, or why it failed.
+Outcome = RecomputeResult | Exception
+# Per learner, the lessons whose records changed, each with its newest stream image (None: read it).
+Changes = dict[str, dict[str, Progress | None]]
+
+
+class SummaryRecomputer:
+    def __init__(
+        self,
+        outlines: Outlines,
+        progress: ProgressRepository,
+        summaries: SummaryRepository,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._outlines = outlines
+        self._progress = progress
+        self._summaries = summaries
+        self._now = clock
+
+    def recompute_learners(self, course_id: str, changed: Changes, cause: str) -> dict[str, Outcome]:
+        """Bring these learners' summaries up to date with the lessons named for each (with the
+        newest stream image of its record, or None), or with everything for a learner whose summary
+        must be rebuilt. Reads are batched, writes grouped into transactions; a learner whose write
+        went stale is recomputed alone."""
+        outline = self._outlines.get(course_id)
+        if outline is None:
+            return dict.fromkeys(changed, UNCHANGED)
+        outcomes: dict[str, Outcome] = {}
+        pending = dict(changed)
+        for _ in RECOMPUTE_RETRY.tries():
+            states = self._read(course_id, outline, pending)
+            writes: list[SummaryWrite] = []
+            for user_id, state in states.items():
+                write = self._recompute(user_id, outline, state)
+                if write is None:
+                    outcomes[user_id] = UNCHANGED
+                else:
+                    writes.append(write)
+            stale: set[str] = set()
+            for start in range(0, len(writes), LEARNERS_PER_TRANSACTION):
+                stale |= self._save(course_id, writes[start : start + LEARNERS_PER_TRANSACTION], cause, outcomes)
+            pending = {user_id: pending[user_id] for user_id in stale}
+            if not pending:
+                return outcomes
+        for user_id in pending:
+            outcomes[user_id] = ConcurrencyError(f"summary of {user_id} in {course_id} kept changing")
+        return outcomes
+
+    def _read(self, course_id: str, outline: Outline, changed: Changes) -> dict[str, LearnerState]:
+        """Summaries and enrollments, then the changed records a summary cannot take from the stream:
+        an image is used as is only when it is newer than every record the summary reflects, which
+        holds for records delivered in order; a duplicate or a replay is read again from the table."""
+        states = self._summaries.read_learners(course_id, list(changed), {})
+        to_read: dict[str, set[str]] = {}
+        for user_id, state in states.items():
+            marks = state.stored.marks if state.stored else None
+            if marks is None or marks.stamp != outline.stamp:
+                continue  # rebuilt from every record
+            for lesson_id, image in changed[user_id].items():
+                if image is not None and marks.applied_through is not None and image.updated_at > marks.applied_through:
+                    state.records[lesson_id] = image
+                else:
+                    to_read.setdefault(user_id, set()).add(lesson_id)
+        if to_read:
+            for user_id, read in self._summaries.read_learners(course_id, [], to_read).items():
+                states[user_id].records.update(read.records)
+        return states
+
+    def _recompute(self, user_id: str, outline: Outline, state: LearnerState) -> SummaryWrite | None:
+        """The learner's new summary, or None when it would not change."""
+        stored = state.stored
+        if stored is not None and stored.marks is not None and stored.marks.stamp == outline.stamp:
+            progress = LearnerProgress.from_marks(outline, stored.marks, stored.summary).apply(
+                outline, state.records.values()
+            )
+        else:  # first summary, or computed against another outline: rebuild from every record
+            records = self._progress.for_course(user_id, outline.course.id)
+            progress = LearnerProgress().apply(outline, records.values())
+        summary = summarize(user_id, outline, progress, stored.summary if stored else None)
+        change = enrollment_change(state.enrollment, summary)
+        write = SummaryWrite(summary, stored, contribution(change), progress.marks(outline), change)
+        if stored is not None and not differs(stored, write, state.enrollment):
+            return None
+        return SummaryWrite(
+            summary.model_copy(update={"updated_at": self._now()}), stored, write.counted, write.marks, change
+        )
+
+    def _save(self, course_id: str, writes: list[SummaryWrite], cause: str, outcomes: dict[str, Outcome]) -> set[str]:
+        """Store one transaction's worth of writes; returns the learners to recompute. Only what
+        conflicted is retried: stale writes leave the group, the rest is sent again."""
+        stale: set[str] = set()
+        for _ in SAVE_RETRY.tries():
+            try:
+                self._summaries.save(course_id, writes, self._now())
+            except WritesRejectedError as rejected:
+                stale |= rejected.stale
+                writes = [write for write in writes if write.summary.user_id not in rejected.stale]
+                if not writes:
+                    return stale
+                continue
+            for write in writes:
+                completed = bool(write.enrollment and write.enrollment.completed_at)
+                outcomes[write.summary.user_id] = RecomputeResult(changed=True, completed_course=completed)
+                logger.info(
+                    "learner summary recomputed",
+                    extra={"userId": write.summary.user_id, "courseId": course_id, "cause": cause},
+                )
+            return stale
+        return stale | {write.summary.user_id for write in writes}
