@@ -50,12 +50,19 @@ class Stack:
         return {lid: r.get("Properties", {}) for lid, r in resources.items() if r["Type"] == kind}
 
     @cached_property
-    def _ids(self) -> dict[str, str]:
-        return {value: lid for lid, values in self.names.items() for value in values.values()}
+    def _ids(self) -> dict[str, str | None]:
+        ids: dict[str, str | None] = {}
+        for logical_id, values in self.names.items():
+            for value in set(values.values()):
+                ids[value] = None if value in ids else logical_id  # None: the name of several resources
+        return ids
 
     def logical_id(self, name_or_arn: str) -> str:
-        """The resource a resolved Ref or attribute (a table's name, a queue's ARN, ...) stands for."""
-        return self._ids[name_or_arn]
+        """The resource a resolved Ref or attribute (a queue's ARN, a role's name, ...) stands for."""
+        found = self._ids[name_or_arn]
+        if found is None:  # a table and the event bus are both lms-<stage>, for one
+            raise KeyError(f"{name_or_arn} names several resources of the stack")
+        return found
 
 
 def expand(
