@@ -136,5 +136,5 @@ bench: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## Benc
 bench-cold: $(VENV)/.installed ## Cold start of every function against its floor (part of make bench)
 	$(PY) -m benchmarks.cold_start
 
-clean: ## Remove build outputs
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove build outputs and the expanded templates cached in .local/template
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .local/template
