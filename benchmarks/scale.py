@@ -60,7 +60,7 @@ def inprocess(command: str, endpoint: str, *args: str) -> dict[str, Any]:
 def bench_inprocess_phases() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as state, dynamodb_endpoint(free_port(), None) as endpoint:
         config = LocalConfig.from_env(endpoint, Path(state))
-        create_tables(dynamodb_client(endpoint, config.region), config.parameters)
+        create_tables(dynamodb_client(endpoint, config.region), config.stack)
         figures = inprocess("cost", endpoint)
         figures |= inprocess("backlog", endpoint)
     rcu, wcu = figures["completion_rcu"], figures["completion_wcu"]

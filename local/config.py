@@ -7,9 +7,9 @@ from pathlib import Path
 
 from local.iam import Policy, function_policies
 from local.loader import ROOT
-from local.template import FunctionSpec, function_specs, parameter_defaults
+from local.template import FunctionSpec, function_specs
 from local.token import DEFAULT_JWT_SETTINGS
-from tools.template import load_template
+from tools.template import Stack, expand
 
 LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
 # Variables a developer may set in their own shell to change what every function sees.
@@ -37,18 +37,22 @@ class LocalConfig:
         )
 
     @cached_property
+    def stack(self) -> Stack:
+        """What template.yaml creates with these parameters, in this region."""
+        return expand(self.parameter_overrides, self.region)
+
+    @cached_property
     def parameters(self) -> dict[str, str]:
-        defaults = parameter_defaults(load_template())
-        return {**defaults, "AWS::Region": self.region, **self.parameter_overrides}
+        return self.stack.parameters
 
     @cached_property
     def functions(self) -> dict[str, FunctionSpec]:
-        return function_specs(load_template(), self.parameters)
+        return function_specs(self.stack)
 
     @cached_property
     def policies(self) -> dict[str, Policy]:
         """Each template function's execution role, as `sam deploy` would create it."""
-        return function_policies(load_template(), self.parameters, self.region)
+        return function_policies(self.stack)
 
     def function_policy(self, spec: FunctionSpec) -> Policy | None:
         """What IAM lets `spec` do; None for a function the template does not define (test probes)."""
@@ -76,7 +80,7 @@ class LocalConfig:
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "LAMBDA_TASK_ROOT": str((ROOT / spec.code_uri).resolve()),

@@ -64,7 +64,7 @@ def running_api(
         bus.start()
         stack.callback(bus.stop)
         config = replace(config, events_endpoint=bus.endpoint)
-        create_tables(dynamodb_client(endpoint, config.region), config.parameters)
+        create_tables(dynamodb_client(endpoint, config.region), config.stack)
         lambdas = stack.enter_context(LambdaService(config))
         poller = StreamPoller(lambdas, endpoint)
         poller.start()

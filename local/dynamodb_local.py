@@ -20,7 +20,7 @@ from local.loader import ROOT
 from local.polling import poll_until
 from local.ports import is_listening
 from local.template import table_definitions
-from tools.template import load_template
+from tools.template import Stack
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -156,12 +156,12 @@ def streams_client(endpoint: str, region: str = "us-east-1") -> Any:
     return _client("dynamodbstreams", endpoint, region)
 
 
-def create_tables(ddb: "DynamoDBClient", parameters: dict[str, str]) -> list[str]:
-    """Create every table of the template that does not exist yet; return the names created."""
+def create_tables(ddb: "DynamoDBClient", stack: Stack) -> list[str]:
+    """Create every table of the stack that does not exist yet; return the names created."""
     pages = ddb.get_paginator("list_tables").paginate()
     existing = {name for page in pages for name in page["TableNames"]}
     created = []
-    for definition in table_definitions(load_template(), parameters).values():
+    for definition in table_definitions(stack).values():
         if definition["TableName"] not in existing:
             ddb.create_table(**definition)
             created.append(definition["TableName"])

@@ -33,13 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from local.config import LocalConfig
-from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve, resource_refs
 from tools.event_filters import load_pattern, matches
-from tools.template import load_template
+from tools.template import ACCOUNT_ID, Stack
 
 log = logging.getLogger("local.eventbus")
-
-ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_REQUEST_BYTES = 256 * 1024
@@ -94,20 +91,18 @@ class EventBusTemplateError(ValueError):
 
 
 def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> BusSpec:
-    """The buses and the rules (with their conditions evaluated) of template.yaml."""
-    template = load_template()
-    parameters = config.parameters
-    refs = resource_refs(template, parameters)
-    conditions = evaluate_conditions(template, parameters)
+    """The buses and the rules of the stack template.yaml creates with these parameters."""
+    stack = config.stack
     resources = {
-        logical_id: (resource["Type"], resolve(resource.get("Properties", {}), parameters, refs, conditions))
-        for logical_id, resource in template["Resources"].items()
+        logical_id: (resource["Type"], resource.get("Properties", {}))
+        for logical_id, resource in stack.resources.items()
         if resource["Type"].startswith("AWS::Events::")
-        and ("Condition" not in resource or conditions[resource["Condition"]])
     }
-    buses = frozenset(refs[lid] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus")
+    buses = frozenset(
+        stack.names[lid]["Ref"] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus"
+    )
     rules = tuple(
-        _rule(props, refs, resources, secrets, config.region)
+        _rule(props, stack, resources, secrets, config.region)
         for kind, props in resources.values()
         if kind == "AWS::Events::Rule" and props.get("State", "ENABLED") == "ENABLED"
     )
@@ -116,14 +111,14 @@ def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> B
 
 def _rule(
     props: dict[str, Any],
-    refs: dict[str, str],
+    stack: Stack,
     resources: dict[str, tuple[str, dict[str, Any]]],
     secrets: Mapping[str, Mapping[str, str]],
     region: str,
 ) -> Rule:
     name = props["Name"]
     pattern = load_pattern(json.dumps(props["EventPattern"]))
-    targets = tuple(_target(name, target, resources, secrets) for target in props.get("Targets", []))
+    targets = tuple(_target(name, target, stack, resources, secrets) for target in props.get("Targets", []))
     bus = props.get("EventBusName", "default")
     return Rule(name, f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{bus}/{name}", bus, pattern, targets)
 
@@ -131,13 +126,14 @@ def _rule(
 def _target(
     rule: str,
     props: dict[str, Any],
+    stack: Stack,
     resources: dict[str, tuple[str, dict[str, Any]]],
     secrets: Mapping[str, Mapping[str, str]],
 ) -> Target:
-    kind, destination = resources.get(_get_att_id(props["Arn"]), ("", {}))
+    kind, destination = resources.get(stack.logical_id(props["Arn"]), ("", {}))
     if kind != "AWS::Events::ApiDestination":
         raise EventBusTemplateError(f"rule {rule}: only API destination targets are emulated, not {props['Arn']}")
-    _, connection = resources[_get_att_id(destination["ConnectionArn"])]
+    _, connection = resources[stack.logical_id(destination["ConnectionArn"])]
     transformer = props.get("InputTransformer")
     retry = props.get("RetryPolicy", {})
     if transformer is not None:
@@ -159,12 +155,6 @@ def _target(
         maximum_event_age_seconds=int(retry.get("MaximumEventAgeInSeconds", 86400)),
         dead_letter="DeadLetterConfig" in props,
     )
-
-
-def _get_att_id(value: Any) -> str:
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return str(value["Fn::GetAtt"][0])
-    raise EventBusTemplateError(f"expected !GetAtt <Resource>.Arn, got {value!r}")
 
 
 def _connection_headers(connection: dict[str, Any]) -> dict[str, str]:

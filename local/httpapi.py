@@ -7,8 +7,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from local.config import LocalConfig
-from local.template import resolve
-from tools.template import load_template
 
 _PARAMETER = re.compile(r"\{(\w+)(\+?)\}")
 
@@ -159,14 +157,13 @@ def http_api_spec(config: LocalConfig) -> HttpApiSpec:
     api_ids = {str(props.get("ApiId", "ServerlessHttpApi")) for _, props in events}
     if len(api_ids) > 1:
         raise ValueError(f"the local gateway serves one HttpApi, the template routes to {sorted(api_ids)}")
-    template = load_template()
-    api_resource = template["Resources"].get(next(iter(api_ids), ""), {})
-    api = resolve(api_resource.get("Properties", {}), config.parameters)
+    api = config.stack.serverless.get(next(iter(api_ids), ""), {}).get("Properties", {})
     auth = api.get("Auth", {})
     routes = [_route(logical_id, props, auth.get("DefaultAuthorizer")) for logical_id, props in events]
+    functions = {spec.name: logical_id for logical_id, spec in config.functions.items()}
     return HttpApiSpec(
         routes=tuple(sorted(routes, key=Route.specificity)),
-        authorizers={name: _authorizer(name, spec) for name, spec in auth.get("Authorizers", {}).items()},
+        authorizers={name: _authorizer(name, spec, functions) for name, spec in auth.get("Authorizers", {}).items()},
         cors=_cors(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
         throttle=_throttle(api.get("DefaultRouteSettings", {})),
         access_log_format=api.get("AccessLogSettings", {}).get("Format"),
@@ -190,13 +187,13 @@ def _route(function: str, props: dict[str, Any], default_authorizer: str | None)
     )
 
 
-def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
+def _authorizer(name: str, spec: dict[str, Any], functions: dict[str, str]) -> Authorizer:
     if str(spec.get("AuthorizerPayloadFormatVersion")) != "2.0":
         raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
     identity = spec.get("Identity", {})
     return Authorizer(
         name=name,
-        function=_authorizer_function(name, spec["FunctionArn"]),
+        function=_authorizer_function(name, spec["FunctionArn"], functions),
         identity_headers=tuple(identity.get("Headers", [])),
         identity_query_strings=tuple(identity.get("QueryStrings", [])),
         ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
@@ -204,13 +201,14 @@ def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
     )
 
 
-def _authorizer_function(name: str, function_arn: Any) -> str:
-    """The logical id behind `!GetAtt <Function>.Arn` or `!Ref <Function>.Alias` (its AutoPublishAlias,
-    which the local resolver leaves as the reference's text): locally a function has no versions."""
-    if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
-        return str(function_arn["Fn::GetAtt"][0])
-    if isinstance(function_arn, str) and function_arn.endswith(".Alias"):
+def _authorizer_function(name: str, function_arn: str, functions: dict[str, str]) -> str:
+    """The logical id behind `!GetAtt <Function>.Arn` (resolved to the function's ARN) or
+    `!Ref <Function>.Alias` (its AutoPublishAlias, which SAM's resolver leaves as the reference's
+    text): locally a function has no versions."""
+    if function_arn.endswith(".Alias"):
         return function_arn.removesuffix(".Alias")
+    if function_arn.rsplit(":function:", 1)[-1] in functions:
+        return functions[function_arn.rsplit(":function:", 1)[-1]]
     raise ValueError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn or !Ref <Function>.Alias locally")
 
 
@@ -226,9 +224,5 @@ def _cors(spec: dict[str, Any]) -> Cors:
 
 
 def _as_list(value: Any) -> tuple[str, ...]:
-    # A CommaDelimitedList parameter resolves to its raw text locally: split it the way CloudFormation does.
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    return tuple(str(item) for item in value)
+    # SAM's processor resolves a CommaDelimitedList parameter to a list, as CloudFormation does.
+    return tuple(str(item) for item in value or ())

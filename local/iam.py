@@ -1,9 +1,9 @@
 """IAM, locally: each function may do only what its execution role in template.yaml allows.
 
-The parent expands the template the way `sam deploy` does (the SAM translator: policy templates,
-the managed policies SAM attaches, the event source and destination policies it adds), resolves
-every resource to a local ARN (account 000000000000, the local region), and hands each worker its
-role's statements. The worker registers a botocore hook on every session it creates: each AWS call
+The parent reads the roles from the template as `sam deploy` creates them (tools.template: the SAM
+translator's policy templates, the managed policies SAM attaches, the event source and destination
+policies it adds), every resource a local ARN (account 000000000000, the local region), and hands
+each worker its role's statements. The worker registers a botocore hook on every session it creates: each AWS call
 is turned into the IAM actions and resources AWS would authorize (one per part of a transaction or
 batch), and a call the statements do not allow fails as AWS fails it: ClientError
 AccessDeniedException, HTTP 400, never sent.
@@ -15,20 +15,14 @@ applying), resource policies, permission boundaries, SCPs.
 
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from local.loader import ROOT
-from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve
+from tools.template import ACCOUNT_ID, SECRET_SUFFIX, Stack
 
-ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
-# Secrets Manager appends 6 random characters to a secret's name in its ARN.
-SECRET_SUFFIX = "-AbCdEf"  # noqa: S105 - part of an ARN, not a secret
 # The AWS managed policies SAM attaches, as AWS publishes them (only the statements that matter).
 MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
     "AWSLambdaBasicExecutionRole": [
@@ -185,61 +179,22 @@ class Policy:
 # ---------------------------------------------------------------------- the template's roles
 
 
-def function_policies(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Policy]:
+def function_policies(stack: Stack) -> dict[str, Policy]:
     """Every function's role statements, keyed by the function's logical id, as deployed."""
-    translated = _translate(template, parameters, region)
-    conditions = evaluate_conditions(translated, parameters)
-    names = local_names(translated, parameters, region)
-    resources = translated["Resources"]
-    attached = _attached_policies(resources)
+    resources = stack.resources
+    attached = _attached_policies(stack)
     policies: dict[str, Policy] = {}
-    for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::Lambda::Function":
-            continue
-        if "Condition" in resource and not conditions[resource["Condition"]]:
-            continue
-        role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
-        role = resolve(resources[role_id]["Properties"], parameters, names, conditions)
+    for logical_id, props in stack.of_type("AWS::Lambda::Function").items():
+        role_id = stack.logical_id(props["Role"])
+        role = resources[role_id]["Properties"]
         raw_statements = [
             *(s for p in role.get("Policies", []) for s in _as_statements(p["PolicyDocument"])),
             *(s for arn in role.get("ManagedPolicyArns", []) for s in _managed(str(arn))),
-            *(s for p in attached.get(role_id, []) for s in _as_statements(resolve(p, parameters, names, conditions))),
+            *(s for p in attached.get(role_id, []) for s in _as_statements(p)),
         ]
         role_name = str(role.get("RoleName", f"local-{role_id}"))
         policies[logical_id] = Policy(logical_id, role_name, tuple(Statement.parse(s) for s in raw_statements))
     return policies
-
-
-SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
-
-
-def _translate(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, Any]:
-    """The SAM transform, offline, by the SAM CLI's own translator (in its venv: see sam_transform.py)."""
-    if not SAM_PYTHON.exists():
-        raise FileNotFoundError(f"{SAM_PYTHON} not found: run `make install` (local IAM expands roles with SAM)")
-    request = {
-        "template": template,
-        "parameters": {**parameters, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"},
-        "region": region,
-        "managedPolicies": {name: _managed_arn(name) for name in MANAGED_POLICIES},
-    }
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-        # -I: not local/ on sys.path (its token.py would shadow the standard library's).
-        [str(SAM_PYTHON), "-I", str(Path(__file__).with_name("sam_transform.py"))],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the SAM transform failed: {completed.stderr.strip()[-2000:]}")
-    translated: dict[str, Any] = json.loads(completed.stdout)
-    return translated
-
-
-def _managed_arn(name: str) -> str:
-    path = "" if name == "AWSXrayWriteOnlyAccess" else "service-role/"
-    return f"arn:aws:iam::aws:policy/{path}{name}"
 
 
 def _managed(arn: str) -> list[dict[str, Any]]:
@@ -254,53 +209,14 @@ def _as_statements(document: Any) -> list[dict[str, Any]]:
     return statements if isinstance(statements, list) else [statements]
 
 
-def _attached_policies(resources: dict[str, Any]) -> dict[str, list[Any]]:
+def _attached_policies(stack: Stack) -> dict[str, list[Any]]:
     """AWS::IAM::Policy and ManagedPolicy resources, by the roles they attach to."""
     attached: dict[str, list[Any]] = {}
-    for resource in resources.values():
-        if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            continue
-        for role in resource["Properties"].get("Roles", []):
-            if isinstance(role, dict) and "Ref" in role:
-                attached.setdefault(role["Ref"], []).append(resource["Properties"]["PolicyDocument"])
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for props in stack.of_type(kind).values():
+            for role in props.get("Roles", []):
+                attached.setdefault(stack.logical_id(role), []).append(props["PolicyDocument"])
     return attached
-
-
-def local_names(template: dict[str, Any], parameters: dict[str, str], region: str) -> dict[str, str]:
-    """What `!Ref X` and `!GetAtt X.Attr` stand for, with local ARNs (for `template.resolve`)."""
-    prefix = f"{region}:{ACCOUNT_ID}"
-    names: dict[str, str] = {}
-    for logical_id, resource in template["Resources"].items():
-        props = resolve(resource.get("Properties", {}), parameters)
-        kind = resource["Type"]
-        if kind == "AWS::DynamoDB::Table":
-            table = str(props.get("TableName", logical_id))
-            arn = f"arn:aws:dynamodb:{prefix}:table/{table}"
-            # The stream's label (a timestamp) exists only once the table does: any label of this table.
-            names |= {logical_id: table, f"{logical_id}.Arn": arn, f"{logical_id}.StreamArn": f"{arn}/stream/*"}
-        elif kind == "AWS::SQS::Queue":
-            queue = str(props.get("QueueName", logical_id))
-            names |= {
-                logical_id: f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{queue}",
-                f"{logical_id}.QueueName": queue,
-                f"{logical_id}.Arn": f"arn:aws:sqs:{prefix}:{queue}",
-            }
-        elif kind == "AWS::SecretsManager::Secret":
-            names[logical_id] = secret_arn(str(props.get("Name", logical_id)), region)
-        elif kind == "AWS::SNS::Topic":
-            names[logical_id] = f"arn:aws:sns:{prefix}:{props.get('TopicName', logical_id)}"
-        elif kind == "AWS::Events::EventBus":
-            bus = str(props.get("Name", logical_id))
-            names |= {logical_id: bus, f"{logical_id}.Arn": f"arn:aws:events:{prefix}:event-bus/{bus}"}
-        elif kind == "AWS::Lambda::Function":
-            function = str(props.get("FunctionName", logical_id))
-            names |= {logical_id: function, f"{logical_id}.Arn": f"arn:aws:lambda:{prefix}:function:{function}"}
-        elif kind == "AWS::Logs::LogGroup":
-            group = str(props.get("LogGroupName", logical_id))
-            names |= {logical_id: group, f"{logical_id}.Arn": f"arn:aws:logs:{prefix}:log-group:{group}:*"}
-        else:
-            names[logical_id] = logical_id
-    return names
 
 
 def secret_arn(name: str, region: str) -> str:

@@ -29,12 +29,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.dynamodb_local import dynamodb_client, streams_client
-from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, local_names, requested
+from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, requested
 from local.lambdas import InvocationError, LambdaService
-from local.template import resolve, table_names
+from local.template import table_names
 from tools.event_filters import filter_patterns, passes
 from tools.stream_records import lambda_record
-from tools.template import load_template
+from tools.template import Stack
 
 log = logging.getLogger("local.streams")
 
@@ -66,27 +66,23 @@ class StreamSource:
 def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
     """The template's DynamoDB event sources; without any, a drain-only reader per streamed table."""
     config = lambdas.config
-    names = table_names(load_template(), config.parameters)
-    arns = local_names(load_template(), config.parameters, config.region)
     sources = [
-        _source(names, logical_id, event["Properties"], arns)
+        _source(config.stack, logical_id, event["Properties"])
         for logical_id, spec in config.functions.items()
         for event in spec.events.values()
         if event.get("Type") == "DynamoDB"
     ]
     if sources:
         return sources
-    resources = load_template()["Resources"]
-    streamed = [lid for lid in names if resources[lid]["Properties"].get("StreamSpecification")]
-    return [StreamSource(table_name=names[lid]) for lid in streamed]
+    names = table_names(config.stack)
+    tables = config.stack.of_type("AWS::DynamoDB::Table")
+    return [StreamSource(table_name=names[lid]) for lid, props in tables.items() if props.get("StreamSpecification")]
 
 
-def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: dict[str, str]) -> StreamSource:
-    stream = props["Stream"]
-    if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
-        raise ValueError(f"{function}: Stream must be !GetAtt <Table>.StreamArn locally")
+def _source(stack: Stack, function: str, props: dict[str, Any]) -> StreamSource:
+    """`props` resolved: Stream is the table's StreamArn, the OnFailure destination an ARN."""
     return StreamSource(
-        table_name=names[stream["Fn::GetAtt"][0]],
+        table_name=table_names(stack)[stack.logical_id(props["Stream"])],
         function=function,
         batch_size=int(props.get("BatchSize", 100)),
         batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
@@ -96,7 +92,7 @@ def _source(names: dict[str, str], function: str, props: dict[str, Any], arns: d
         maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
         bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
         parallelization_factor=int(props.get("ParallelizationFactor", 1)),
-        on_failure_arn=resolve(props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"), {}, arns),
+        on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
     )
 
 

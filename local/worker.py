@@ -51,7 +51,7 @@ class ExecutionEnvironment:
             memory_mb=self.spec.memory_mb,
             timeout_seconds=self.spec.timeout_seconds,
             aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{self.spec.name}",
+            log_group_name=self.spec.log_group_name,
             log_stream_name=f"local/{os.getpid()}",
         )
         return self._handler(event, context)

@@ -66,12 +66,11 @@ def _mocked_aws() -> Iterator[Any]:
 @pytest.fixture
 def dynamodb(_mocked_aws: Any) -> Any:
     """moto-backed DynamoDB with empty tables created from template.yaml for this test."""
-    from local.template import parameter_defaults, table_definitions
-    from tools.template import load_template
+    from local.template import table_definitions
+    from tools.template import expand
 
     client = _mocked_aws
-    template = load_template()
-    for definition in table_definitions(template, parameter_defaults(template)).values():
+    for definition in table_definitions(expand()).values():
         if definition["TableName"] in client.list_tables()["TableNames"]:
             client.delete_table(TableName=definition["TableName"])
         client.create_table(**definition)

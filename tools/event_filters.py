@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tools.template import load_template
+from tools.template import Stack, expand
 
 _OPERATORS = frozenset({"prefix", "anything-but", "exists"})
 
@@ -85,11 +85,11 @@ def filter_patterns(event_properties: dict[str, Any]) -> tuple[dict[str, Any], .
     return tuple(load_pattern(f["Pattern"]) for f in event_properties.get("FilterCriteria", {}).get("Filters", []))
 
 
-def stream_filters(function: str, template: dict[str, Any] | None = None) -> tuple[dict[str, Any], ...]:
+def stream_filters(function: str, stack: Stack | None = None) -> tuple[dict[str, Any], ...]:
     """The FilterCriteria of a function's DynamoDB stream event (the function by its logical id in
     template.yaml): the one reading of them that the local poller, the redrive tool and the tests
     share. Empty when the function has no stream event."""
-    resource = (template or load_template())["Resources"].get(function, {})
+    resource = (stack or expand()).serverless.get(function, {})
     for event in resource.get("Properties", {}).get("Events", {}).values():
         if event["Type"] == "DynamoDB":
             return filter_patterns(event["Properties"])

@@ -26,7 +26,6 @@ from local.polling import poll_until as _poll_until
 from local.ports import free_port
 from local.template import table_names
 from local.token import mint_token
-from tools.template import load_template
 
 INTEGRATION_DIR = Path(__file__).parent
 REQUEST_TIMEOUT_SECONDS = 30
@@ -129,7 +128,7 @@ def ddb(local_api: LocalApi) -> Any:
 
 @pytest.fixture(scope="session")
 def table_name(local_api: LocalApi) -> str:
-    return table_names(load_template(), local_api.lambdas.config.parameters)["Table"]
+    return table_names(local_api.lambdas.config.stack)["Table"]
 
 
 @pytest.fixture(scope="session")

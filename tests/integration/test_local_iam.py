@@ -2,7 +2,6 @@
 lacks one action makes the route that needs it fail as it would on AWS (AccessDenied inside the
 function, 500 from API Gateway), while the routes that do not need it keep working."""
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,28 +13,27 @@ import pytest
 from local.config import LocalConfig
 from local.dev import LocalApi
 from local.gateway import Gateway
-from local.iam import Policy, function_policies
 from local.lambdas import LambdaService
 from local.streams import StreamPoller
 from tests.integration.conftest import ApiClient, Lms, User
-from tools.template import load_template
+from tools.template import Stack, expand, source
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)
 class TemplateCopyConfig(LocalConfig):
-    """The local runtime, with the roles of a (modified) copy of template.yaml."""
+    """The local runtime, with the stack of a (modified) copy of template.yaml."""
 
     template: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @cached_property
-    def policies(self) -> dict[str, Policy]:
-        return function_policies(self.template, self.parameters, self.region)
+    def stack(self) -> Stack:
+        return expand(self.parameter_overrides, self.region, self.template)
 
 
 def _without_action(function: str, action: str) -> dict[str, Any]:
-    template = copy.deepcopy(load_template())
+    template = source()
     for policy in template["Resources"][function]["Properties"]["Policies"]:
         for statement in policy.get("Statement", []):
             if action in statement["Action"]:
@@ -113,7 +111,7 @@ def test_the_stack_under_test_made_its_calls_through_iam_and_none_was_refused(lm
 
 
 def _role_without_action(role: str, action: str) -> dict[str, Any]:
-    template = copy.deepcopy(load_template())
+    template = source()
     for policy in template["Resources"][role]["Properties"]["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
             if action in statement["Action"]:

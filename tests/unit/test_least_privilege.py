@@ -14,9 +14,9 @@ import botocore.client
 import pytest
 
 from local.iam import function_policies
-from local.template import function_specs, parameter_defaults, table_names
+from local.template import function_specs, table_names
 from tests.conftest import ApiHarness, StreamHarness
-from tools.template import load_template
+from tools.template import expand
 
 Grant = tuple[str, str | None, str]  # (table logical id, index or None, action)
 # Granted for paths taken only in rare cases: Powertools Idempotency reads the existing record when a
@@ -39,12 +39,11 @@ STREAM_ACTIONS = {"DescribeStream", "GetRecords", "GetShardIterator", "ListStrea
 
 def granted_by_template() -> dict[str, set[Grant]]:
     """Each function's DynamoDB grants on tables and indexes, from its role as SAM expands it."""
-    template = load_template()
-    parameters = parameter_defaults(template)
-    tables = {name: logical for logical, name in table_names(template, parameters).items()}
-    specs = function_specs(template, parameters)
+    stack = expand()
+    tables = {name: logical for logical, name in table_names(stack).items()}
+    specs = function_specs(stack)
     grants: dict[str, set[Grant]] = defaultdict(set)
-    for logical_id, policy in function_policies(template, parameters, "us-east-1").items():
+    for logical_id, policy in function_policies(stack).items():
         function = specs[logical_id].code_uri.strip("/").rsplit("/", 1)[-1]
         for statement in policy.statements:
             for action in statement.actions:
@@ -61,8 +60,7 @@ class ActionRecorder:
     """Records the DynamoDB actions sent while a given function runs."""
 
     def __init__(self) -> None:
-        template = load_template()
-        self._tables = {name: logical for logical, name in table_names(template, parameter_defaults(template)).items()}
+        self._tables = {name: logical for logical, name in table_names(expand()).items()}
         self.used: dict[str, set[Grant]] = defaultdict(set)
         self._function: str | None = None
 

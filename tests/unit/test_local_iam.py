@@ -12,8 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from local.iam import Enforcer, Policy, Statement, function_policies, requested
 from local.ports import free_port
-from local.template import parameter_defaults
-from tools.template import load_template
+from tools.template import expand
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -23,8 +22,7 @@ OTHER_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/someone-elses"
 
 @cache
 def policies(**overrides: str) -> dict[str, Policy]:
-    template = load_template()
-    return function_policies(template, {**parameter_defaults(template), **overrides}, REGION)
+    return function_policies(expand(overrides, REGION))
 
 
 # ---------------------------------------------------------------------- the template's roles

@@ -4,7 +4,7 @@ import json
 import re
 
 from tools.openapi import OPENAPI_PATH, render
-from tools.template import load_template
+from tools.template import expand
 
 # A route as docs/API.md writes it in its tables: `GET /courses/{courseId}`.
 CONTRACT_ROUTE = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/[^`\s]*)`")
@@ -17,7 +17,7 @@ def test_checked_in_openapi_document_matches_the_code() -> None:
 def test_every_route_in_the_template_is_documented_and_nothing_else() -> None:
     routed = {
         (event["Properties"]["Method"].lower(), event["Properties"]["Path"])
-        for resource in load_template()["Resources"].values()
+        for resource in expand().serverless.values()
         for event in resource.get("Properties", {}).get("Events", {}).values()
         if event["Type"] == "HttpApi"
     }
