@@ -34,7 +34,7 @@ from typing import Any
 
 from local.config import LocalConfig
 from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve, resource_refs
-from tools.event_filters import load_pattern, matches
+from tools.event_filters import EventPattern, load_pattern
 from tools.template import load_template
 
 log = logging.getLogger("local.eventbus")
@@ -79,7 +79,7 @@ class Rule:
     name: str
     arn: str
     bus_name: str
-    pattern: dict[str, Any]
+    pattern: EventPattern
     targets: tuple[Target, ...]
 
 
@@ -377,7 +377,7 @@ class LocalEventBus:
         self._record(event)
         ingested = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for rule in self.spec.rules:
-            if rule.bus_name == event["_bus"] and matches(rule.pattern, event["body"]):
+            if rule.bus_name == event["_bus"] and rule.pattern.matches_event(event["body"]):
                 for target in rule.targets:
                     self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic(), ingested))
         return {"EventId": event["body"]["id"]}

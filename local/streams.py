@@ -32,7 +32,7 @@ from local.dynamodb_local import dynamodb_client, streams_client
 from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, local_names, requested
 from local.lambdas import InvocationError, LambdaService
 from local.template import resolve, table_names
-from tools.event_filters import filter_patterns, passes
+from tools.event_filters import EventPattern, filter_patterns, passes
 from tools.stream_records import lambda_record
 from tools.template import load_template
 
@@ -51,7 +51,7 @@ class StreamSource:
     function: str | None = None
     batch_size: int = 100
     batching_window_seconds: float = 0.0
-    filters: tuple[dict[str, Any], ...] = ()
+    filters: tuple[EventPattern, ...] = ()
     report_batch_item_failures: bool = False
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
     maximum_record_age_seconds: int = -1

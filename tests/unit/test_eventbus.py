@@ -14,7 +14,7 @@ import pytest
 from local.config import LocalConfig
 from local.eventbus import ApiDestination, LocalEventBus, Rule, Target, bus_spec, transform
 from local.polling import poll_until
-from tools.event_filters import matches
+from tools.event_filters import load_pattern
 
 SECRET = "lms/test/lrs"
 SECRETS = {SECRET: {"username": "lms", "password": "s3cret"}}
@@ -49,7 +49,7 @@ def event(detail_type: str = "CourseCompleted", **detail: Any) -> dict[str, Any]
 def target(template: str, paths: dict[str, str]) -> tuple[Rule, Target]:
     destination = ApiDestination("d", "http://127.0.0.1:1/x", "POST", {}, None)
     chosen = Target("t", destination, paths, template)
-    return Rule("r", "arn:aws:events:us-east-1:000000000000:rule/b/r", "b", {}, (chosen,)), chosen
+    return Rule("r", "arn:aws:events:us-east-1:000000000000:rule/b/r", "b", load_pattern("{}"), (chosen,)), chosen
 
 
 # ---------------------------------------------------------------------- input transformer
@@ -113,7 +113,7 @@ def test_no_lrs_configured_means_no_rules(tmp_path: Path) -> None:
 def test_each_rule_matches_its_own_detail_type_only(tmp_path: Path) -> None:
     spec = bus_spec(config(tmp_path, "https://lrs.example.org/xAPI"), SECRETS)
     matched = {
-        detail_type: [rule.name for rule in spec.rules if matches(rule.pattern, event(detail_type))]
+        detail_type: [rule.name for rule in spec.rules if rule.pattern.matches_event(event(detail_type))]
         for detail_type in ("EnrollmentCreated", "LessonCompleted", "CourseCompleted", "EnrollmentDeleted")
     }
     assert matched == {
@@ -122,7 +122,7 @@ def test_each_rule_matches_its_own_detail_type_only(tmp_path: Path) -> None:
         "CourseCompleted": ["lms-dev-xapi-course-completed"],
         "EnrollmentDeleted": [],
     }
-    assert not any(matches(rule.pattern, {**event(), "source": "other"}) for rule in spec.rules)
+    assert not any(rule.pattern.matches_event({**event(), "source": "other"}) for rule in spec.rules)
 
 
 def test_the_templates_statements_are_xapi_with_the_event_id(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_the_templates_statements_are_xapi_with_the_event_id(tmp_path: Path) -> 
     }
     for rule in spec.rules:
         [lrs] = rule.targets
-        detail_type = rule.pattern["detail-type"][0]
+        detail_type = rule.pattern.get_pattern()["detail-type"][0]
         statement = json.loads(transform(event(detail_type), rule, lrs))
         assert statement["id"] == "0b5c3f1e-1d2c-5a3b-8c4d-5e6f7a8b9c0d"
         assert statement["actor"] == {
