@@ -8,20 +8,23 @@ is turned into the IAM actions and resources AWS would authorize (one per part o
 batch), and a call the statements do not allow fails as AWS fails it: ClientError
 AccessDeniedException, HTTP 400, never sent.
 
-Evaluated: Allow/Deny with Action/NotAction and Resource/NotResource, `*` and `?` wildcards,
-explicit deny wins. Not evaluated: Condition blocks (a statement with conditions is taken as
-applying), resource policies, permission boundaries, SCPs.
+Evaluated by moto's IAM policy evaluator (moto.iam.access_control): Allow/Deny with Action/NotAction
+and Resource, `*` wildcards, explicit deny wins. A statement with what moto does not evaluate as IAM
+does (NotResource, Condition, a `?` wildcard) is refused when the role is read. Not evaluated:
+resource policies, permission boundaries, SCPs.
 """
 
 import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from local.loader import ROOT
 from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve
@@ -87,11 +90,29 @@ DESTINATION_SEND_ACTION = "sqs:SendMessage"
 
 # ---------------------------------------------------------------------- policy evaluation
 
+# moto reads a policy's strings as regular expressions with `*` widened (a `.` then matches any one
+# character: more lenient than IAM, never stricter). A `?` wildcard, another regex character, a
+# NotResource, a condition or a principal would be evaluated otherwise than IAM does, so a role using
+# one is refused when it is read (the template uses none of them).
+_NOT_EVALUATED_KEYS = frozenset({"NotResource", "Condition", "Principal", "NotPrincipal"})
+_NOT_EVALUATED_CHARACTERS = re.compile(r"[?+()\[\]{}|^$\\]")
 
-def _pattern(glob: str, *, case_sensitive: bool) -> re.Pattern[str]:
-    """IAM wildcards: `*` any run of characters, `?` one character; nothing else is special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE)
+
+class Statement:
+    """One statement of an identity-based policy, as written."""
+
+    @staticmethod
+    def parse(raw: dict[str, Any]) -> dict[str, Any]:
+        unsupported = _NOT_EVALUATED_KEYS & raw.keys()
+        values = [v for key in ("Action", "NotAction", "Resource") for v in _as_list(raw.get(key, []))]
+        if (
+            raw.get("Effect") not in ("Allow", "Deny")
+            or "Resource" not in raw
+            or unsupported
+            or any(map(_NOT_EVALUATED_CHARACTERS.search, values))
+        ):
+            raise ValueError(f"statement not evaluated locally (see local/iam.py): {raw}")
+        return raw
 
 
 def _as_list(value: Any) -> list[str]:
@@ -99,56 +120,25 @@ def _as_list(value: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Statement:
-    effect: str
-    actions: tuple[str, ...] = ()
-    not_actions: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
-    not_resources: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> "Statement":
-        return cls(
-            effect=str(raw["Effect"]),
-            actions=tuple(_as_list(raw.get("Action", []))),
-            not_actions=tuple(_as_list(raw["NotAction"])) if "NotAction" in raw else (),
-            resources=tuple(_as_list(raw.get("Resource", []))),
-            not_resources=tuple(_as_list(raw["NotResource"])) if "NotResource" in raw else (),
-        )
-
-    def applies(self, action: str, resource: str) -> bool:
-        if self.not_actions:
-            action_ok = not _any_match(self.not_actions, action, case_sensitive=False)
-        else:
-            action_ok = _any_match(self.actions, action, case_sensitive=False)
-        if self.not_resources:
-            resource_ok = not _any_match(self.not_resources, resource, case_sensitive=True)
-        else:
-            resource_ok = _any_match(self.resources, resource, case_sensitive=True)
-        return action_ok and resource_ok
-
-
-def _any_match(globs: Iterable[str], value: str, *, case_sensitive: bool) -> bool:
-    return any(_compiled(glob, case_sensitive).fullmatch(value) for glob in globs)
-
-
-@cache
-def _compiled(glob: str, case_sensitive: bool) -> re.Pattern[str]:
-    return _pattern(glob, case_sensitive=case_sensitive)
-
-
-@dataclass(frozen=True)
 class Policy:
-    """The statements of one function's execution role."""
+    """The statements of one function's execution role, evaluated by moto's IAM policy evaluator."""
 
     function: str
     role: str
-    statements: tuple[Statement, ...] = field(default_factory=tuple)
+    statements: tuple[dict[str, Any], ...] = ()
+
+    @cached_property
+    def _evaluator(self) -> IAMPolicy:
+        # IAM matches actions case-insensitively, moto exactly: both sides are lower-cased.
+        statements = [
+            {**s, **{key: [a.lower() for a in _as_list(s[key])] for key in ("Action", "NotAction") if key in s}}
+            for s in self.statements
+        ]
+        return IAMPolicy(json.dumps({"Statement": statements}))
 
     def allows(self, action: str, resource: str) -> bool:
         """IAM's order: an explicit Deny wins, then any Allow; nothing allowed is denied."""
-        applicable = [s.effect for s in self.statements if s.applies(action, resource)]
-        return "Deny" not in applicable and "Allow" in applicable
+        return bool(self._evaluator.is_action_permitted(action.lower(), resource) == PermissionResult.PERMITTED)
 
     def denial(self, action: str, resource: str) -> str:
         """AWS's AccessDenied message for an identity-based refusal."""
@@ -158,28 +148,12 @@ class Policy:
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "function": self.function,
-                "role": self.role,
-                "statements": [s.__dict__ for s in self.statements],
-            }
-        )
+        return json.dumps([self.function, self.role, self.statements])
 
     @classmethod
     def from_json(cls, text: str) -> "Policy":
-        data = json.loads(text)
-        statements = tuple(
-            Statement(
-                effect=s["effect"],
-                actions=tuple(s["actions"]),
-                not_actions=tuple(s["not_actions"]),
-                resources=tuple(s["resources"]),
-                not_resources=tuple(s["not_resources"]),
-            )
-            for s in data["statements"]
-        )
-        return cls(data["function"], data["role"], statements)
+        function, role, statements = json.loads(text)
+        return cls(function, role, tuple(statements))
 
 
 # ---------------------------------------------------------------------- the template's roles
