@@ -405,17 +405,12 @@ def _handler_event(
 
 
 def parse_decision(result: Any, simple_responses: bool) -> Decision:
-    """A simple response `{"isAuthorized", "context"}` or an IAM policy `{"policyDocument", "context"}`."""
-    if not isinstance(result, dict):
-        raise ValueError(f"authorizer returned {type(result).__name__}, not an object")
-    context = result.get("context") or {}
-    if simple_responses:
-        if not isinstance(result.get("isAuthorized"), bool):
-            raise ValueError("simple response without a boolean isAuthorized")
-        return Decision(result["isAuthorized"], context)
-    # Resources are not matched locally: any Allow and no Deny authorizes the request.
-    effects = {statement.get("Effect") for statement in result["policyDocument"]["Statement"]}
-    return Decision("Allow" in effects and "Deny" not in effects, context)
+    """A simple response `{"isAuthorized", "context"}`: the template's authorizer returns no IAM policy."""
+    if not simple_responses:
+        raise ValueError("only simple authorizer responses (EnableSimpleResponses) are emulated")
+    if not (isinstance(result, dict) and isinstance(result.get("isAuthorized"), bool)):
+        raise ValueError("simple response without a boolean isAuthorized")
+    return Decision(result["isAuthorized"], result.get("context") or {})
 
 
 def to_http_response(result: Any) -> HttpResponse:
@@ -485,16 +480,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
 
-    def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, QUERY, ...) reaches routing too, and no route has it: a 404 as on
-        # API Gateway, not http.server's 501.
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return self._read_chunked()
         try:
             length = int(self.headers.get("content-length") or 0)
         except ValueError:
@@ -504,15 +490,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the unread body makes the connection unusable
             raise Reply(message_response(413, "Request Entity Too Large"))
         return self.rfile.read(length)
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()  # the CRLF after each chunk
-        while self.rfile.readline().strip():
-            pass  # trailers
-        return b"".join(chunks)
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
