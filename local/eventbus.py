@@ -42,7 +42,6 @@ log = logging.getLogger("local.eventbus")
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 
 MAX_ENTRIES_PER_REQUEST = 10
-MAX_REQUEST_BYTES = 256 * 1024
 API_DESTINATION_TIMEOUT_SECONDS = 5  # EventBridge's own limit for an API destination call
 RETRYABLE_STATUSES = frozenset({401, 407, 409, 429})
 MAX_BACKOFF_SECONDS = 2.0
@@ -215,25 +214,16 @@ def json_path(event: Any, path: str) -> tuple[bool, Any]:
     return True, value
 
 
-def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time: str | None = None) -> str:
-    """What the target receives: the event itself, or the InputTemplate filled in the way EventBridge
-    fills it. In a JSON template, a placeholder inside a string literal takes the value's text with
-    JSON escaping (a string without its quotes); outside quotes it takes the value as JSON. In a text
-    template every value goes in as text. A path the event lacks leaves an empty text (null outside
-    quotes in JSON)."""
+def transform(event: dict[str, Any], target: Target) -> str:
+    """What the target receives: the event itself, or the (JSON) InputTemplate filled in the way
+    EventBridge fills it: a placeholder inside a string literal takes the value's text with JSON
+    escaping (a string without its quotes); outside quotes it takes the value as JSON. A path the
+    event lacks leaves an empty text in quotes, null outside. (The template uses no text template
+    and no predefined `aws.events.*` variable: neither is emulated.)"""
     if target.input_paths is None or target.input_template is None:
         return json.dumps(event)
-    values: dict[str, tuple[bool, Any]] = {name: json_path(event, path) for name, path in target.input_paths.items()}
-    event_without_detail = {k: v for k, v in event.items() if k != "detail"}
-    values |= {
-        "aws.events.rule-arn": (True, rule.arn),
-        "aws.events.rule-name": (True, rule.name),
-        "aws.events.event.ingestion-time": (True, ingestion_time or event["time"]),
-        "aws.events.event": (True, event_without_detail),
-        "aws.events.event.json": (True, event),
-    }
+    values = {name: json_path(event, path) for name, path in target.input_paths.items()}
     template = target.input_template
-    is_json = template.strip().startswith("{") or template.strip().startswith("[")
     output: list[str] = []
     in_string = escaped = False
     position = 0
@@ -242,26 +232,23 @@ def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time:
         placeholder = _PLACEHOLDER.match(template, position) if char == "<" else None
         if placeholder and placeholder[1] in values:
             found, value = values[placeholder[1]]
-            output.append(_render(found, value, in_json=is_json, quoted=in_string))
+            output.append(_render(found, value, quoted=in_string))
             position = placeholder.end()
             continue
-        if is_json:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = in_string
-            elif char == '"':
-                in_string = not in_string
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = in_string
+        elif char == '"':
+            in_string = not in_string
         output.append(char)
         position += 1
     return "".join(output)
 
 
-def _render(found: bool, value: Any, in_json: bool, quoted: bool) -> str:
+def _render(found: bool, value: Any, quoted: bool) -> str:
     if not found:
-        return "null" if in_json and not quoted else ""
-    if not in_json:
-        return value if isinstance(value, str) else json.dumps(value)
+        return "" if quoted else "null"
     text = json.dumps(value, ensure_ascii=False)
     if quoted:
         # Inside a JSON string: the string's own escaped content, or the escaped JSON of anything else.
@@ -278,7 +265,6 @@ class _Delivery:
     rule: Rule
     target: Target
     received_at: float
-    ingestion_time: str
     attempts: int = 0
     due_at: float = 0.0
 
@@ -357,8 +343,6 @@ class LocalEventBus:
         entries = request.get("Entries")
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES_PER_REQUEST:
             raise PutEventsError("ValidationException", "Entries must hold between 1 and 10 entries")
-        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
-            raise PutEventsError("ValidationException", "Total size of the entries in the request exceeds 256KB")
         results = [self._put_entry(entry) for entry in entries]
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
 
@@ -375,11 +359,10 @@ class LocalEventBus:
             self.stats.add("entries_failed")
             return {"ErrorCode": error.code, "ErrorMessage": str(error)}
         self._record(event)
-        ingested = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for rule in self.spec.rules:
             if rule.bus_name == event["_bus"] and rule.pattern.matches_event(event["body"]):
                 for target in rule.targets:
-                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic(), ingested))
+                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic()))
         return {"EventId": event["body"]["id"]}
 
     def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -442,7 +425,7 @@ class LocalEventBus:
         delivery.attempts += 1
         target = delivery.target
         try:
-            body = transform(delivery.event, delivery.rule, target, delivery.ingestion_time)
+            body = transform(delivery.event, target)
             status = _call(target.destination, body)
         except OSError as error:
             status, reason = 0, str(error)
@@ -470,11 +453,6 @@ class LocalEventBus:
             self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
             with self.dlq_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
-
-
-def _entry_size(entry: dict[str, Any]) -> int:
-    text = "".join(str(entry.get(key, "")) for key in ("Source", "DetailType", "Detail"))
-    return len(text.encode()) + sum(len(str(r).encode()) for r in entry.get("Resources", [])) + 14
 
 
 def _call(destination: ApiDestination, body: str) -> int:
