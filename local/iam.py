@@ -18,9 +18,9 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,56 +32,32 @@ from local.template import PSEUDO_PARAMETERS, evaluate_conditions, resolve
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 # Secrets Manager appends 6 random characters to a secret's name in its ARN.
 SECRET_SUFFIX = "-AbCdEf"  # noqa: S105 - part of an ARN, not a secret
-# The AWS managed policies SAM attaches, as AWS publishes them (only the statements that matter).
-MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
-    "AWSLambdaBasicExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "*",
-        }
-    ],
-    "AWSXrayWriteOnlyAccess": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:GetSamplingStatisticSummaries",
-            ],
-            "Resource": "*",
-        }
-    ],
-    "AWSLambdaDynamoDBExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-            ],
-            "Resource": "*",
-        }
-    ],
-    "AWSLambdaSQSQueueExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "*",
-        },
-    ],
-}
+
+
+class _ManagedPolicies(Mapping[str, list[dict[str, Any]]]):
+    """AWS's managed policies (name -> statements) as moto ships them, for the ones SAM attaches and
+    any a role names; read on first use (in the parent only: workers get their role's statements)."""
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        return _as_statements(_aws_managed_policies()[name]["Document"])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_aws_managed_policies())
+
+    def __len__(self) -> int:
+        return len(_aws_managed_policies())
+
+
+@cache
+def _aws_managed_policies() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    policies: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return policies
+
+
+MANAGED_POLICIES = _ManagedPolicies()
+
 # What an event source mapping reads from a DynamoDB stream with the function's role, and sends to
 # an SQS on-failure destination.
 STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
@@ -212,14 +188,13 @@ def _translate(template: dict[str, Any], parameters: dict[str, str], region: str
 
 
 def _managed_arn(name: str) -> str:
-    path = "" if name == "AWSXrayWriteOnlyAccess" else "service-role/"
-    return f"arn:aws:iam::aws:policy/{path}{name}"
+    return f"arn:aws:iam::aws:policy{_aws_managed_policies()[name]['Path']}{name}"
 
 
 def _managed(arn: str) -> list[dict[str, Any]]:
     name = arn.rsplit("/", 1)[-1]
     if name not in MANAGED_POLICIES:
-        raise ValueError(f"managed policy {arn} is unknown locally: add its statements to local/iam.py")
+        raise ValueError(f"managed policy {arn} is not among the AWS managed policies moto ships")
     return MANAGED_POLICIES[name]
 
 
