@@ -26,7 +26,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -266,21 +266,6 @@ class _Delivery:
     target: Target
     received_at: float
     attempts: int = 0
-    due_at: float = 0.0
-
-
-@dataclass
-class EventBusStats:
-    counts: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, name: str, amount: int = 1) -> None:
-        with self.lock:
-            self.counts[name] += amount
-
-    def __getitem__(self, name: str) -> int:
-        with self.lock:
-            return self.counts[name]
 
 
 class PutEventsError(Exception):
@@ -303,11 +288,10 @@ class LocalEventBus:
         self.region = config.region
         self.events_path: Path = config.state_dir / "events.jsonl"
         self.dlq_path: Path = config.state_dir / "eventbus-dlq.jsonl"
-        self.stats = EventBusStats()
+        self.stats: Counter[str] = Counter()
         self._fail_next_entries = 0
-        self._file_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._deliveries: queue.Queue[_Delivery | None] = queue.Queue()
-        self._retries: list[_Delivery] = []
         self._server = _Server((host, port), self)
         self._threads = [
             threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
@@ -334,7 +318,7 @@ class LocalEventBus:
 
     def fail_next_entries(self, count: int) -> None:
         """Answer the next `count` entries with InternalFailure, as EventBridge sometimes does."""
-        with self._file_lock:
+        with self._lock:
             self._fail_next_entries = count
 
     # ------------------------------------------------------------------ PutEvents
@@ -347,16 +331,16 @@ class LocalEventBus:
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
 
     def _put_entry(self, entry: dict[str, Any]) -> dict[str, str]:
-        with self._file_lock:
+        with self._lock:
             injected = self._fail_next_entries > 0
             self._fail_next_entries -= int(injected)
         if injected:
-            self.stats.add("entries_failed")
+            self._count("entries_failed")
             return {"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error (injected locally)."}
         try:
             event = self._event(entry)
         except PutEventsError as error:
-            self.stats.add("entries_failed")
+            self._count("entries_failed")
             return {"ErrorCode": error.code, "ErrorMessage": str(error)}
         self._record(event)
         for rule in self.spec.rules:
@@ -392,34 +376,21 @@ class LocalEventBus:
         return {"_bus": bus, "body": body}
 
     def _record(self, event: dict[str, Any]) -> None:
-        self.stats.add("events_received")
-        with self._file_lock:
+        self._count("events_received")
+        with self._lock:
             self.events_path.parent.mkdir(parents=True, exist_ok=True)
             with self.events_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(event["body"], separators=(",", ":")) + "\n")
 
     # ------------------------------------------------------------------ delivery
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
+
     def _deliver_forever(self) -> None:
-        while True:
-            timeout = max(
-                0.0, min((d.due_at for d in self._retries), default=time.monotonic() + 0.5) - time.monotonic()
-            )
-            try:
-                delivery = self._deliveries.get(timeout=timeout)
-            except queue.Empty:
-                delivery = None
-            else:
-                if delivery is None:
-                    return
-                self._attempt(delivery)
-            now = time.monotonic()
-            due, self._retries = (
-                [d for d in self._retries if d.due_at <= now],
-                [d for d in self._retries if d.due_at > now],
-            )
-            for retry in due:
-                self._attempt(retry)
+        while (delivery := self._deliveries.get()) is not None:
+            self._attempt(delivery)
 
     def _attempt(self, delivery: _Delivery) -> None:
         delivery.attempts += 1
@@ -432,14 +403,17 @@ class LocalEventBus:
         else:
             reason = f"HTTP {status}"
         if 200 <= status < 300:
-            self.stats.add("deliveries_succeeded")
+            self._count("deliveries_succeeded")
             return
-        self.stats.add("deliveries_failed")
+        self._count("deliveries_failed")
         retryable = status == 0 or status >= 500 or status in RETRYABLE_STATUSES
         age = time.monotonic() - delivery.received_at
         if retryable and delivery.attempts <= target.maximum_retry_attempts and age < target.maximum_event_age_seconds:
-            delivery.due_at = time.monotonic() + min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
-            self._retries.append(delivery)
+            # Queued again after a backoff; other deliveries go on meanwhile.
+            backoff = min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
+            retry = threading.Timer(backoff, self._deliveries.put, (delivery,))
+            retry.daemon = True
+            retry.start()
             log.warning("delivery to %s failed (%s); retrying", target.destination.name, reason)
             return
         log.error("delivery to %s failed (%s) after %d attempts", target.destination.name, reason, delivery.attempts)
@@ -447,9 +421,9 @@ class LocalEventBus:
             self._dead_letter(delivery, reason)
 
     def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
-        self.stats.add("dead_lettered")
+        self._count("dead_lettered")
         entry = {"rule": delivery.rule.name, "target": delivery.target.id, "error": reason, "event": delivery.event}
-        with self._file_lock:
+        with self._lock:
             self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
             with self.dlq_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
