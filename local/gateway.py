@@ -474,6 +474,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, which the fuzzer sends, ...) reaches routing too, and no route has
+        # it: a 404 as on API Gateway, not http.server's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes:
         try:
             length = int(self.headers.get("content-length") or 0)
