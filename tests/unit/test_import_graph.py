@@ -86,6 +86,15 @@ def test_no_folder_imports_a_folder_that_imports_it_back() -> None:
     assert _cycle(folders) == [], folders
 
 
+def test_the_local_runtime_builds_on_tools_and_never_the_other_way() -> None:
+    """tools/ holds what AWS does that both need (template reading, event patterns, stream records);
+    an operator tool such as tools/redrive.py must run without the local runtime."""
+    _, folders = _graphs()
+
+    assert "tools" in folders["local"]
+    assert "local" not in folders["tools"]
+
+
 def test_no_module_imports_a_module_that_imports_it_back() -> None:
     modules, _ = _graphs()
 
@@ -94,4 +103,3 @@ def test_no_module_imports_a_module_that_imports_it_back() -> None:
 
 def test_the_graph_reader_sees_a_cycle() -> None:
     assert set(_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})) == {"a", "b", "c"}
-    assert "tools" in _graphs()[1]["local"]  # the local runtime reads the template through tools/
