@@ -270,7 +270,8 @@ _STREAM_ARN = re.compile(r"arn:aws:dynamodb:[^:]*:[0-9]*:table/[^/|]+/stream/[^|
 
 def requested(prefix: str, operation: str, params: dict[str, Any], region: str) -> Iterator[tuple[str, str]]:
     """(action, resource ARN) pairs IAM authorizes for one API call: `prefix` is the service's IAM
-    prefix (its signing name). Unknown shapes ask for the operation on `*`."""
+    prefix (its signing name). The services the functions call are mapped; any other call asks for its
+    operation on `*`."""
     action = f"{prefix}:{operation}"
     if prefix == "dynamodb":
         yield from _dynamodb(operation, params, region)
@@ -287,14 +288,6 @@ def requested(prefix: str, operation: str, params: dict[str, Any], region: str) 
     elif prefix == "events" and operation == "PutEvents":
         for bus in {str(entry.get("EventBusName") or "default") for entry in params.get("Entries", [])}:
             yield action, bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{ACCOUNT_ID}:event-bus/{bus}"
-    elif prefix == "sns" and ("TopicArn" in params or "TargetArn" in params):
-        yield action, str(params.get("TopicArn") or params["TargetArn"])
-    elif prefix == "lambda" and "FunctionName" in params:
-        function = str(params["FunctionName"])
-        yield (
-            action,
-            function if function.startswith("arn:") else f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}",
-        )
     else:
         yield action, "*"
 
