@@ -26,20 +26,19 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from local.config import LocalConfig
-from tools.event_filters import load_pattern, matches
+from tools.event_filters import EventPattern, load_pattern
 from tools.template import ACCOUNT_ID, Stack
 
 log = logging.getLogger("local.eventbus")
 
 MAX_ENTRIES_PER_REQUEST = 10
-MAX_REQUEST_BYTES = 256 * 1024
 API_DESTINATION_TIMEOUT_SECONDS = 5  # EventBridge's own limit for an API destination call
 RETRYABLE_STATUSES = frozenset({401, 407, 409, 429})
 MAX_BACKOFF_SECONDS = 2.0
@@ -76,7 +75,7 @@ class Rule:
     name: str
     arn: str
     bus_name: str
-    pattern: dict[str, Any]
+    pattern: EventPattern
     targets: tuple[Target, ...]
 
 
@@ -205,25 +204,16 @@ def json_path(event: Any, path: str) -> tuple[bool, Any]:
     return True, value
 
 
-def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time: str | None = None) -> str:
-    """What the target receives: the event itself, or the InputTemplate filled in the way EventBridge
-    fills it. In a JSON template, a placeholder inside a string literal takes the value's text with
-    JSON escaping (a string without its quotes); outside quotes it takes the value as JSON. In a text
-    template every value goes in as text. A path the event lacks leaves an empty text (null outside
-    quotes in JSON)."""
+def transform(event: dict[str, Any], target: Target) -> str:
+    """What the target receives: the event itself, or the (JSON) InputTemplate filled in the way
+    EventBridge fills it: a placeholder inside a string literal takes the value's text with JSON
+    escaping (a string without its quotes); outside quotes it takes the value as JSON. A path the
+    event lacks leaves an empty text in quotes, null outside. (The template uses no text template
+    and no predefined `aws.events.*` variable: neither is emulated.)"""
     if target.input_paths is None or target.input_template is None:
         return json.dumps(event)
-    values: dict[str, tuple[bool, Any]] = {name: json_path(event, path) for name, path in target.input_paths.items()}
-    event_without_detail = {k: v for k, v in event.items() if k != "detail"}
-    values |= {
-        "aws.events.rule-arn": (True, rule.arn),
-        "aws.events.rule-name": (True, rule.name),
-        "aws.events.event.ingestion-time": (True, ingestion_time or event["time"]),
-        "aws.events.event": (True, event_without_detail),
-        "aws.events.event.json": (True, event),
-    }
+    values = {name: json_path(event, path) for name, path in target.input_paths.items()}
     template = target.input_template
-    is_json = template.strip().startswith("{") or template.strip().startswith("[")
     output: list[str] = []
     in_string = escaped = False
     position = 0
@@ -232,26 +222,23 @@ def transform(event: dict[str, Any], rule: Rule, target: Target, ingestion_time:
         placeholder = _PLACEHOLDER.match(template, position) if char == "<" else None
         if placeholder and placeholder[1] in values:
             found, value = values[placeholder[1]]
-            output.append(_render(found, value, in_json=is_json, quoted=in_string))
+            output.append(_render(found, value, quoted=in_string))
             position = placeholder.end()
             continue
-        if is_json:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = in_string
-            elif char == '"':
-                in_string = not in_string
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = in_string
+        elif char == '"':
+            in_string = not in_string
         output.append(char)
         position += 1
     return "".join(output)
 
 
-def _render(found: bool, value: Any, in_json: bool, quoted: bool) -> str:
+def _render(found: bool, value: Any, quoted: bool) -> str:
     if not found:
-        return "null" if in_json and not quoted else ""
-    if not in_json:
-        return value if isinstance(value, str) else json.dumps(value)
+        return "" if quoted else "null"
     text = json.dumps(value, ensure_ascii=False)
     if quoted:
         # Inside a JSON string: the string's own escaped content, or the escaped JSON of anything else.
@@ -268,23 +255,7 @@ class _Delivery:
     rule: Rule
     target: Target
     received_at: float
-    ingestion_time: str
     attempts: int = 0
-    due_at: float = 0.0
-
-
-@dataclass
-class EventBusStats:
-    counts: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, name: str, amount: int = 1) -> None:
-        with self.lock:
-            self.counts[name] += amount
-
-    def __getitem__(self, name: str) -> int:
-        with self.lock:
-            return self.counts[name]
 
 
 class PutEventsError(Exception):
@@ -307,11 +278,10 @@ class LocalEventBus:
         self.region = config.region
         self.events_path: Path = config.state_dir / "events.jsonl"
         self.dlq_path: Path = config.state_dir / "eventbus-dlq.jsonl"
-        self.stats = EventBusStats()
+        self.stats: Counter[str] = Counter()
         self._fail_next_entries = 0
-        self._file_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._deliveries: queue.Queue[_Delivery | None] = queue.Queue()
-        self._retries: list[_Delivery] = []
         self._server = _Server((host, port), self)
         self._threads = [
             threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
@@ -338,7 +308,7 @@ class LocalEventBus:
 
     def fail_next_entries(self, count: int) -> None:
         """Answer the next `count` entries with InternalFailure, as EventBridge sometimes does."""
-        with self._file_lock:
+        with self._lock:
             self._fail_next_entries = count
 
     # ------------------------------------------------------------------ PutEvents
@@ -347,29 +317,26 @@ class LocalEventBus:
         entries = request.get("Entries")
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES_PER_REQUEST:
             raise PutEventsError("ValidationException", "Entries must hold between 1 and 10 entries")
-        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
-            raise PutEventsError("ValidationException", "Total size of the entries in the request exceeds 256KB")
         results = [self._put_entry(entry) for entry in entries]
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
 
     def _put_entry(self, entry: dict[str, Any]) -> dict[str, str]:
-        with self._file_lock:
+        with self._lock:
             injected = self._fail_next_entries > 0
             self._fail_next_entries -= int(injected)
         if injected:
-            self.stats.add("entries_failed")
+            self._count("entries_failed")
             return {"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error (injected locally)."}
         try:
             event = self._event(entry)
         except PutEventsError as error:
-            self.stats.add("entries_failed")
+            self._count("entries_failed")
             return {"ErrorCode": error.code, "ErrorMessage": str(error)}
         self._record(event)
-        ingested = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         for rule in self.spec.rules:
-            if rule.bus_name == event["_bus"] and matches(rule.pattern, event["body"]):
+            if rule.bus_name == event["_bus"] and rule.pattern.matches_event(event["body"]):
                 for target in rule.targets:
-                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic(), ingested))
+                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic()))
         return {"EventId": event["body"]["id"]}
 
     def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -399,54 +366,44 @@ class LocalEventBus:
         return {"_bus": bus, "body": body}
 
     def _record(self, event: dict[str, Any]) -> None:
-        self.stats.add("events_received")
-        with self._file_lock:
+        self._count("events_received")
+        with self._lock:
             self.events_path.parent.mkdir(parents=True, exist_ok=True)
             with self.events_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(event["body"], separators=(",", ":")) + "\n")
 
     # ------------------------------------------------------------------ delivery
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
+
     def _deliver_forever(self) -> None:
-        while True:
-            timeout = max(
-                0.0, min((d.due_at for d in self._retries), default=time.monotonic() + 0.5) - time.monotonic()
-            )
-            try:
-                delivery = self._deliveries.get(timeout=timeout)
-            except queue.Empty:
-                delivery = None
-            else:
-                if delivery is None:
-                    return
-                self._attempt(delivery)
-            now = time.monotonic()
-            due, self._retries = (
-                [d for d in self._retries if d.due_at <= now],
-                [d for d in self._retries if d.due_at > now],
-            )
-            for retry in due:
-                self._attempt(retry)
+        while (delivery := self._deliveries.get()) is not None:
+            self._attempt(delivery)
 
     def _attempt(self, delivery: _Delivery) -> None:
         delivery.attempts += 1
         target = delivery.target
         try:
-            body = transform(delivery.event, delivery.rule, target, delivery.ingestion_time)
+            body = transform(delivery.event, target)
             status = _call(target.destination, body)
         except OSError as error:
             status, reason = 0, str(error)
         else:
             reason = f"HTTP {status}"
         if 200 <= status < 300:
-            self.stats.add("deliveries_succeeded")
+            self._count("deliveries_succeeded")
             return
-        self.stats.add("deliveries_failed")
+        self._count("deliveries_failed")
         retryable = status == 0 or status >= 500 or status in RETRYABLE_STATUSES
         age = time.monotonic() - delivery.received_at
         if retryable and delivery.attempts <= target.maximum_retry_attempts and age < target.maximum_event_age_seconds:
-            delivery.due_at = time.monotonic() + min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
-            self._retries.append(delivery)
+            # Queued again after a backoff; other deliveries go on meanwhile.
+            backoff = min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
+            retry = threading.Timer(backoff, self._deliveries.put, (delivery,))
+            retry.daemon = True
+            retry.start()
             log.warning("delivery to %s failed (%s); retrying", target.destination.name, reason)
             return
         log.error("delivery to %s failed (%s) after %d attempts", target.destination.name, reason, delivery.attempts)
@@ -454,17 +411,12 @@ class LocalEventBus:
             self._dead_letter(delivery, reason)
 
     def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
-        self.stats.add("dead_lettered")
+        self._count("dead_lettered")
         entry = {"rule": delivery.rule.name, "target": delivery.target.id, "error": reason, "event": delivery.event}
-        with self._file_lock:
+        with self._lock:
             self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
             with self.dlq_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
-
-
-def _entry_size(entry: dict[str, Any]) -> int:
-    text = "".join(str(entry.get(key, "")) for key in ("Source", "DetailType", "Detail"))
-    return len(text.encode()) + sum(len(str(r).encode()) for r in entry.get("Resources", [])) + 14
 
 
 def _call(destination: ApiDestination, body: str) -> int:

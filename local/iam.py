@@ -8,71 +8,49 @@ is turned into the IAM actions and resources AWS would authorize (one per part o
 batch), and a call the statements do not allow fails as AWS fails it: ClientError
 AccessDeniedException, HTTP 400, never sent.
 
-Evaluated: Allow/Deny with Action/NotAction and Resource/NotResource, `*` and `?` wildcards,
-explicit deny wins. Not evaluated: Condition blocks (a statement with conditions is taken as
-applying), resource policies, permission boundaries, SCPs.
+Evaluated by moto's IAM policy evaluator (moto.iam.access_control): Allow/Deny with Action/NotAction
+and Resource, `*` wildcards, explicit deny wins. A statement with what moto does not evaluate as IAM
+does (NotResource, Condition, a `?` wildcard) is refused when the role is read. Not evaluated:
+resource policies, permission boundaries, SCPs.
 """
 
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
+
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from tools.template import ACCOUNT_ID, SECRET_SUFFIX, Stack
 
-# The AWS managed policies SAM attaches, as AWS publishes them (only the statements that matter).
-MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
-    "AWSLambdaBasicExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "*",
-        }
-    ],
-    "AWSXrayWriteOnlyAccess": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "xray:PutTraceSegments",
-                "xray:PutTelemetryRecords",
-                "xray:GetSamplingRules",
-                "xray:GetSamplingTargets",
-                "xray:GetSamplingStatisticSummaries",
-            ],
-            "Resource": "*",
-        }
-    ],
-    "AWSLambdaDynamoDBExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-                "logs:CreateLogGroup",
-                "logs:CreateLogStream",
-                "logs:PutLogEvents",
-            ],
-            "Resource": "*",
-        }
-    ],
-    "AWSLambdaSQSQueueExecutionRole": [
-        {
-            "Effect": "Allow",
-            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            "Resource": "*",
-        },
-        {
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": "*",
-        },
-    ],
-}
+
+class _ManagedPolicies(Mapping[str, list[dict[str, Any]]]):
+    """AWS's managed policies (name -> statements) as moto ships them, for the ones SAM attaches and
+    any a role names; read on first use (in the parent only: workers get their role's statements)."""
+
+    def __getitem__(self, name: str) -> list[dict[str, Any]]:
+        return _as_statements(_aws_managed_policies()[name]["Document"])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_aws_managed_policies())
+
+    def __len__(self) -> int:
+        return len(_aws_managed_policies())
+
+
+@cache
+def _aws_managed_policies() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    policies: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return policies
+
+
+MANAGED_POLICIES = _ManagedPolicies()
+
 # What an event source mapping reads from a DynamoDB stream with the function's role, and sends to
 # an SQS on-failure destination.
 STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
@@ -81,11 +59,29 @@ DESTINATION_SEND_ACTION = "sqs:SendMessage"
 
 # ---------------------------------------------------------------------- policy evaluation
 
+# moto reads a policy's strings as regular expressions with `*` widened (a `.` then matches any one
+# character: more lenient than IAM, never stricter). A `?` wildcard, another regex character, a
+# NotResource, a condition or a principal would be evaluated otherwise than IAM does, so a role using
+# one is refused when it is read (the template uses none of them).
+_NOT_EVALUATED_KEYS = frozenset({"NotResource", "Condition", "Principal", "NotPrincipal"})
+_NOT_EVALUATED_CHARACTERS = re.compile(r"[?+()\[\]{}|^$\\]")
 
-def _pattern(glob: str, *, case_sensitive: bool) -> re.Pattern[str]:
-    """IAM wildcards: `*` any run of characters, `?` one character; nothing else is special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE)
+
+class Statement:
+    """One statement of an identity-based policy, as written."""
+
+    @staticmethod
+    def parse(raw: dict[str, Any]) -> dict[str, Any]:
+        unsupported = _NOT_EVALUATED_KEYS & raw.keys()
+        values = [v for key in ("Action", "NotAction", "Resource") for v in _as_list(raw.get(key, []))]
+        if (
+            raw.get("Effect") not in ("Allow", "Deny")
+            or "Resource" not in raw
+            or unsupported
+            or any(map(_NOT_EVALUATED_CHARACTERS.search, values))
+        ):
+            raise ValueError(f"statement not evaluated locally (see local/iam.py): {raw}")
+        return raw
 
 
 def _as_list(value: Any) -> list[str]:
@@ -93,56 +89,25 @@ def _as_list(value: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Statement:
-    effect: str
-    actions: tuple[str, ...] = ()
-    not_actions: tuple[str, ...] = ()
-    resources: tuple[str, ...] = ()
-    not_resources: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> "Statement":
-        return cls(
-            effect=str(raw["Effect"]),
-            actions=tuple(_as_list(raw.get("Action", []))),
-            not_actions=tuple(_as_list(raw["NotAction"])) if "NotAction" in raw else (),
-            resources=tuple(_as_list(raw.get("Resource", []))),
-            not_resources=tuple(_as_list(raw["NotResource"])) if "NotResource" in raw else (),
-        )
-
-    def applies(self, action: str, resource: str) -> bool:
-        if self.not_actions:
-            action_ok = not _any_match(self.not_actions, action, case_sensitive=False)
-        else:
-            action_ok = _any_match(self.actions, action, case_sensitive=False)
-        if self.not_resources:
-            resource_ok = not _any_match(self.not_resources, resource, case_sensitive=True)
-        else:
-            resource_ok = _any_match(self.resources, resource, case_sensitive=True)
-        return action_ok and resource_ok
-
-
-def _any_match(globs: Iterable[str], value: str, *, case_sensitive: bool) -> bool:
-    return any(_compiled(glob, case_sensitive).fullmatch(value) for glob in globs)
-
-
-@cache
-def _compiled(glob: str, case_sensitive: bool) -> re.Pattern[str]:
-    return _pattern(glob, case_sensitive=case_sensitive)
-
-
-@dataclass(frozen=True)
 class Policy:
-    """The statements of one function's execution role."""
+    """The statements of one function's execution role, evaluated by moto's IAM policy evaluator."""
 
     function: str
     role: str
-    statements: tuple[Statement, ...] = field(default_factory=tuple)
+    statements: tuple[dict[str, Any], ...] = ()
+
+    @cached_property
+    def _evaluator(self) -> IAMPolicy:
+        # IAM matches actions case-insensitively, moto exactly: both sides are lower-cased.
+        statements = [
+            {**s, **{key: [a.lower() for a in _as_list(s[key])] for key in ("Action", "NotAction") if key in s}}
+            for s in self.statements
+        ]
+        return IAMPolicy(json.dumps({"Statement": statements}))
 
     def allows(self, action: str, resource: str) -> bool:
         """IAM's order: an explicit Deny wins, then any Allow; nothing allowed is denied."""
-        applicable = [s.effect for s in self.statements if s.applies(action, resource)]
-        return "Deny" not in applicable and "Allow" in applicable
+        return bool(self._evaluator.is_action_permitted(action.lower(), resource) == PermissionResult.PERMITTED)
 
     def denial(self, action: str, resource: str) -> str:
         """AWS's AccessDenied message for an identity-based refusal."""
@@ -152,28 +117,12 @@ class Policy:
         )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "function": self.function,
-                "role": self.role,
-                "statements": [s.__dict__ for s in self.statements],
-            }
-        )
+        return json.dumps([self.function, self.role, self.statements])
 
     @classmethod
     def from_json(cls, text: str) -> "Policy":
-        data = json.loads(text)
-        statements = tuple(
-            Statement(
-                effect=s["effect"],
-                actions=tuple(s["actions"]),
-                not_actions=tuple(s["not_actions"]),
-                resources=tuple(s["resources"]),
-                not_resources=tuple(s["not_resources"]),
-            )
-            for s in data["statements"]
-        )
-        return cls(data["function"], data["role"], statements)
+        function, role, statements = json.loads(text)
+        return cls(function, role, tuple(statements))
 
 
 # ---------------------------------------------------------------------- the template's roles
@@ -200,7 +149,7 @@ def function_policies(stack: Stack) -> dict[str, Policy]:
 def _managed(arn: str) -> list[dict[str, Any]]:
     name = arn.rsplit("/", 1)[-1]
     if name not in MANAGED_POLICIES:
-        raise ValueError(f"managed policy {arn} is unknown locally: add its statements to local/iam.py")
+        raise ValueError(f"managed policy {arn} is not among the AWS managed policies moto ships")
     return MANAGED_POLICIES[name]
 
 
@@ -237,7 +186,8 @@ _STREAM_ARN = re.compile(r"arn:aws:dynamodb:[^:]*:[0-9]*:table/[^/|]+/stream/[^|
 
 def requested(prefix: str, operation: str, params: dict[str, Any], region: str) -> Iterator[tuple[str, str]]:
     """(action, resource ARN) pairs IAM authorizes for one API call: `prefix` is the service's IAM
-    prefix (its signing name). Unknown shapes ask for the operation on `*`."""
+    prefix (its signing name). The services the functions call are mapped; any other call asks for its
+    operation on `*`."""
     action = f"{prefix}:{operation}"
     if prefix == "dynamodb":
         yield from _dynamodb(operation, params, region)
@@ -254,14 +204,6 @@ def requested(prefix: str, operation: str, params: dict[str, Any], region: str) 
     elif prefix == "events" and operation == "PutEvents":
         for bus in {str(entry.get("EventBusName") or "default") for entry in params.get("Entries", [])}:
             yield action, bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{ACCOUNT_ID}:event-bus/{bus}"
-    elif prefix == "sns" and ("TopicArn" in params or "TargetArn" in params):
-        yield action, str(params.get("TopicArn") or params["TargetArn"])
-    elif prefix == "lambda" and "FunctionName" in params:
-        function = str(params["FunctionName"])
-        yield (
-            action,
-            function if function.startswith("arn:") else f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function}",
-        )
     else:
         yield action, "*"
 

@@ -5,7 +5,7 @@ Honoured from the template: BatchSize, MaximumBatchingWindowInSeconds, FilterCri
 tools.event_filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
 go to .local/stream-dlq.jsonl instead of the OnFailure destination), MaximumRecordAgeInSeconds, and
 BisectBatchOnFunctionError approximately (after a function error the next attempt takes half the
-batch), and ParallelizationFactor (see `_deliver_in_lanes`). Shards are read in order (a child after
+batch), and ParallelizationFactor (see `_deliver`). Shards are read in order (a child after
 its parent), one batch in flight per shard, or per lane of a shard with a ParallelizationFactor.
 
 Like the mapping, the poller keeps a checkpoint: the last sequence number processed per shard, in
@@ -32,7 +32,7 @@ from local.dynamodb_local import dynamodb_client, streams_client
 from local.iam import DESTINATION_SEND_ACTION, STREAM_READ_ACTIONS, requested
 from local.lambdas import InvocationError, LambdaService
 from local.template import table_names
-from tools.event_filters import filter_patterns, passes
+from tools.event_filters import EventPattern, filter_patterns, passes
 from tools.stream_records import lambda_record
 from tools.template import Stack
 
@@ -51,7 +51,7 @@ class StreamSource:
     function: str | None = None
     batch_size: int = 100
     batching_window_seconds: float = 0.0
-    filters: tuple[dict[str, Any], ...] = ()
+    filters: tuple[EventPattern, ...] = ()
     report_batch_item_failures: bool = False
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
     maximum_record_age_seconds: int = -1
@@ -247,30 +247,17 @@ class StreamConsumer:
         return window_over or len(shard.pending) >= shard.batch_limit or shard.finished
 
     def _deliver(self, shard: _Shard) -> None:
+        """The shard's records are split by partition key into ParallelizationFactor lanes and each
+        lane's next batch is invoked at the same time, so records of one key stay in order. A lane
+        whose batch fails keeps its records from the first failure; the shard retries them after a
+        backoff (retries, bisection and dead-lettering are counted per shard, not per lane)."""
         self._drop_expired(shard)
-        if self.source.parallelization_factor > 1 and self._can_invoke():
-            self._deliver_in_lanes(shard)
-            return
-        batch = shard.pending[: shard.batch_limit]
-        if not batch:
+        if not shard.pending:
             return
         if not self._can_invoke():
-            self._complete(shard, len(batch))
-            self.stats["records_drained"] += len(batch)
+            self.stats["records_drained"] += len(shard.pending)
+            self._complete(shard, len(shard.pending))
             return
-        failed_from, function_error = self._invoke(batch)
-        if failed_from is None:
-            self._complete(shard, len(batch))
-            shard.attempts, shard.batch_limit = 0, self.source.batch_size
-            self.stats["batches_succeeded"] += 1
-            return
-        self._retry_later(shard, len(batch), failed_from, function_error)
-
-    def _deliver_in_lanes(self, shard: _Shard) -> None:
-        """ParallelizationFactor N: the shard's records are split by partition key into N lanes and
-        each lane's next batch is invoked at the same time, so records of one key stay in order.
-        A lane whose batch fails keeps its records from the first failure; the shard retries them
-        after a backoff (retries and dead-lettering are counted per shard, not per lane)."""
         lanes: dict[int, list[dict[str, Any]]] = {}
         for record in shard.pending:
             key = json.dumps(record["dynamodb"]["Keys"].get(self._hash_key), sort_keys=True).encode()
@@ -286,14 +273,15 @@ class StreamConsumer:
         self.stats["batches_succeeded"] += sum(1 for failed_from, _ in results if failed_from is None)
         self._settle(shard, done)
         if not failed:
-            shard.attempts = 0
+            shard.attempts, shard.batch_limit = 0, self.source.batch_size
             return
         shard.attempts += 1
-        retries = self.source.maximum_retry_attempts
-        if 0 <= retries < shard.attempts:
+        if self.source.bisect_on_error and any(function_error for _, function_error in results):
+            shard.batch_limit = max(1, max(len(batch) for batch in batches) // 2)
+        if 0 <= self.source.maximum_retry_attempts < shard.attempts:
             self._dead_letter(shard, failed)
             self._settle(shard, {id(record) for record in failed})
-            shard.attempts = 0
+            shard.attempts, shard.batch_limit = 0, self.source.batch_size
             return
         shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
 
@@ -319,19 +307,6 @@ class StreamConsumer:
         if not self.source.report_batch_item_failures:
             return None, False
         return _first_failure(result, batch), False
-
-    def _retry_later(self, shard: _Shard, size: int, failed_from: int, function_error: bool) -> None:
-        self._complete(shard, failed_from)  # the records before the first failure are checkpointed
-        shard.attempts += 1
-        if function_error and self.source.bisect_on_error:
-            shard.batch_limit = max(1, (size - failed_from) // 2)
-        retries = self.source.maximum_retry_attempts
-        if 0 <= retries < shard.attempts:
-            self._dead_letter(shard, shard.pending[: size - failed_from])
-            self._complete(shard, size - failed_from)
-            shard.attempts, shard.batch_limit = 0, self.source.batch_size
-            return
-        shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
 
     def _complete(self, shard: _Shard, count: int) -> None:
         """The first `count` pending records are done with: move the checkpoint past them."""

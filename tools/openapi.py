@@ -5,6 +5,7 @@ documented once, as RFC 9457 problem details. `make openapi` writes openapi.json
 when the checked-in file drifts from the code.
 """
 
+import importlib
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.json"
+LAYER_PATH = ROOT / "layers" / "common"
 
 # Importing a handler builds its clients; these make that possible without any AWS configuration.
 _IMPORT_ENV = {
@@ -58,11 +60,12 @@ _PROBLEM_RESPONSE = {
 def build() -> dict[str, Any]:
     for name, value in _IMPORT_ENV.items():
         os.environ.setdefault(name, value)
+    # The layer's package, as on Lambda (/opt/python); each handler under its own package name.
+    if str(LAYER_PATH) not in sys.path:
+        sys.path.insert(0, str(LAYER_PATH))
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
-    from local.loader import load_module
 
     merge = OpenAPIMerge(
         title="LMS Enrollments and Progress API",
@@ -73,7 +76,7 @@ def build() -> dict[str, Any]:
         on_conflict="error",
     )
     for handler_file in sorted(ROOT.glob("functions/*/app.py")):
-        module, _ = load_module(handler_file.parent.relative_to(ROOT))
+        module = importlib.import_module(f"functions.{handler_file.parent.name}.app")
         resolver = getattr(module, "app", None)
         if isinstance(resolver, APIGatewayHttpResolver):
             merge.add_schema(json.loads(resolver.get_openapi_json_schema()))

@@ -46,14 +46,18 @@ def granted_by_template() -> dict[str, set[Grant]]:
     for logical_id, policy in function_policies(stack).items():
         function = specs[logical_id].code_uri.strip("/").rsplit("/", 1)[-1]
         for statement in policy.statements:
-            for action in statement.actions:
+            for action in _listed(statement["Action"]):
                 service, _, name = action.partition(":")
                 if service != "dynamodb" or name in STREAM_ACTIONS:
                     continue
-                for arn in statement.resources:
+                for arn in _listed(statement["Resource"]):
                     table, _, index = arn.partition(":table/")[2].partition("/index/")
                     grants[function].add((tables[table], index or None, name))
     return grants
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 class ActionRecorder:

@@ -79,31 +79,47 @@ def test_every_function_may_write_its_logs() -> None:
 # ---------------------------------------------------------------------- evaluation rules
 
 
+def _policy(*statements: dict[str, Any]) -> Policy:
+    return Policy("F", "R", tuple(Statement.parse(s) for s in statements))
+
+
 def test_wildcards_match_actions_case_insensitively_and_resources_exactly() -> None:
-    policy = Policy("F", "R", (Statement("Allow", actions=("dynamodb:Get*",), resources=("arn:*:table/lms-?ev",)),))
+    policy = _policy({"Effect": "Allow", "Action": "dynamodb:Get*", "Resource": "arn:*:table/lms-dev"})
 
     assert policy.allows("dynamodb:GetItem", "arn:aws:dynamodb:r:a:table/lms-dev")
     assert policy.allows("DynamoDB:getitem", "arn:aws:dynamodb:r:a:table/lms-dev")
     assert not policy.allows("dynamodb:GetItem", "arn:aws:dynamodb:r:a:table/LMS-dev")
+    assert not policy.allows("dynamodb:GetItem", "arn:aws:dynamodb:r:a:table/lms-dev/index/gsi1")
     assert not policy.allows("dynamodb:PutItem", "arn:aws:dynamodb:r:a:table/lms-dev")
 
 
 def test_an_explicit_deny_wins_and_nothing_allowed_is_denied() -> None:
-    policy = Policy(
-        "F",
-        "R",
-        (
-            Statement("Allow", actions=("dynamodb:*",), resources=("*",)),
-            Statement("Deny", actions=("dynamodb:DeleteItem",), resources=(TABLE,)),
-            Statement("Allow", not_actions=("s3:*",), resources=("arn:aws:sqs:*",)),
-        ),
+    policy = _policy(
+        {"Effect": "Allow", "Action": ["dynamodb:*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": [TABLE]},
+        {"Effect": "Allow", "NotAction": "s3:*", "Resource": "arn:aws:sqs:*"},
     )
 
     assert policy.allows("dynamodb:PutItem", TABLE)
     assert not policy.allows("dynamodb:DeleteItem", TABLE)
     assert policy.allows("sqs:SendMessage", "arn:aws:sqs:r:a:q")
     assert not policy.allows("s3:GetObject", "arn:aws:sqs:r:a:q")
-    assert not Policy("F", "R").allows("dynamodb:GetItem", TABLE)
+    assert not _policy().allows("dynamodb:GetItem", TABLE)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:r:a:table/lms-?ev"},
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE},
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*", "Condition": {"Bool": {"x": "true"}}},
+        {"Effect": "Allow", "Action": "dynamodb:GetItem"},
+    ],
+    ids=["question-mark", "not-resource", "condition", "no-resource"],
+)
+def test_a_statement_moto_would_evaluate_otherwise_than_iam_is_refused(statement: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="not evaluated locally"):
+        Statement.parse(statement)
 
 
 def test_a_policy_survives_its_trip_to_the_worker() -> None:
