@@ -411,12 +411,57 @@ def test_learner_may_name_themselves_but_not_another_learner(api: ApiHarness, th
     assert_problem(summary(api, three_learners.id, userId="student-2"), 403)
 
 
-def test_instructor_of_another_course_reads_only_their_own_summary(api: ApiHarness, three_learners: Course) -> None:
-    """Not staff of this course: no aggregate (their own, empty summary instead), no one else's."""
-    own = summary_of(api, three_learners.id, OTHER_INSTRUCTOR)
-
-    assert (own["userId"], own["percent"], own["requiredLessons"]) == ("inst-2", 0, 3)
+def test_instructor_of_another_course_reads_no_aggregate_and_no_one_elses_summary(
+    api: ApiHarness, three_learners: Course
+) -> None:
+    """Not staff of this course: a student there, never enrolled: no aggregate, no summary (404),
+    no one else's (403)."""
+    assert_problem(summary(api, three_learners.id, OTHER_INSTRUCTOR), 404)
     assert_problem(summary(api, three_learners.id, OTHER_INSTRUCTOR, userId="student-1"), 403)
+
+
+def test_a_learner_never_enrolled_in_the_course_gets_404_not_zeros(api: ApiHarness, three_learners: Course) -> None:
+    """Given a course with learners, when a student who never enrolled reads their summary of it
+    (plainly or naming themselves), then 404, as for any resource they have no part in."""
+    outsider = {"user": "student-9", "roles": "student"}
+
+    assert_problem(summary(api, three_learners.id, outsider), 404)
+    assert_problem(summary(api, three_learners.id, outsider, userId="student-9"), 404)
+
+
+@pytest.mark.parametrize("status", ["DROPPED", "SUSPENDED", "COMPLETED"])
+def test_a_learner_enrolled_in_any_status_still_reads_their_summary(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], status: str
+) -> None:
+    """Given a learner at 33 % whose enrollment staff set to DROPPED, SUSPENDED or COMPLETED, when
+    they read their summary (before and after the stream ran), then it is theirs, 200."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    ok(api.call("update_enrollment", **INSTRUCTOR, path={"id": enrolled["id"]}, body={"status": status}))
+
+    assert summary_of(api, course.id)["percent"] == 33
+    stream.drain()
+    assert summary_of(api, course.id)["percent"] == 33
+
+
+def test_after_deleting_the_enrollment_the_summary_is_404_until_the_learner_enrolls_again(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]]
+) -> None:
+    """Given a learner at 33 % whose enrollment is deleted (its progress kept), when they read their
+    summary, then 404 (the enrollment is gone from every read); once they enroll again, at once
+    (before the stream ran) and after, their summary is back at 33 %."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    stream.drain()
+    assert api.call("delete_enrollment", **STUDENT, path={"id": enrolled["id"]}).status == 204
+    stream.drain()
+
+    assert_problem(summary(api, course.id), 404)
+
+    enroll(api, course.id)
+    assert summary_of(api, course.id)["percent"] == 33
+    stream.drain()
+    assert summary_of(api, course.id)["percent"] == 33
 
 
 def test_staff_asking_for_someone_never_enrolled_get_zeros(api: ApiHarness, three_learners: Course) -> None:
