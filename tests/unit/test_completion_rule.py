@@ -83,6 +83,27 @@ def test_a_learners_completion_after_a_staff_marking_is_theirs_and_keeps_the_fir
     )
 
 
+def test_a_staff_marking_after_a_reopening_does_not_credit_the_learners_old_completion_again() -> None:
+    """GIVEN the learner completed on day 1, staff reopened on day 2 and marked it COMPLETED on day 3,
+    WHEN the records still say 100 % with nothing completed since, THEN it stays the staff's marking;
+    WHEN a required lesson is completed on day 4, THEN it is the learner's again."""
+    marked = staff_sets(staff_sets(settle(enrollment(), ALL_DONE), ACTIVE), COMPLETED, at=DAY3)
+    assert (marked.completed_by, marked.reopened_at) == ("teacher", None)
+
+    assert settle(marked, ALL_DONE) is marked
+    assert settle(marked, LearnerCompletion(100, latest=DAY4, first=DAY1)).completed_by == "learner"
+
+
+def test_a_learners_return_to_a_staff_marking_gives_it_back_as_the_staffs() -> None:
+    """GIVEN staff marked it COMPLETED at 100 % (nothing completed since) and the learner dropped, WHEN
+    they come back, THEN it is COMPLETED, still the staff's marking."""
+    marked = staff_sets(enrollment(percent=100), COMPLETED)
+
+    back = learner_sets(learner_sets(marked, DROPPED, at=DAY3), ACTIVE, at=DAY4)
+
+    assert (back.status, back.completed_by) == (COMPLETED, "teacher")
+
+
 # ----------------------------------------------------------------------------------------- staff
 def test_staff_reopening_holds_until_the_learners_next_completion() -> None:
     """GIVEN the learner completed on day 1 and staff set ACTIVE on day 2, WHEN the records say 100 %

@@ -87,7 +87,7 @@ def settle(current: Enrollment, data: LearnerCompletion, request: StatusRequest 
     the one completion rule, for the API and the stream summarizer alike; `current` when unchanged.
 
     - The learner's lessons complete it when every required lesson is complete and, if staff reopened
-      it, one was completed after that; it is then the learner's (`completedBy`), over a staff marking too.
+      or marked it, one was completed after that; it is then the learner's (`completedBy`).
     - Staff may set any status: COMPLETED is their marking; ACTIVE on an enrollment that completed
       or would complete reopens it until the learner's next completion.
     - A learner's return from DROPPED gives back what the data supports: a completion nobody reopened
@@ -122,8 +122,12 @@ def _learner_completes(enrollment: Enrollment, data: LearnerCompletion, at: str)
         return {}
     if enrollment.status == EnrollmentStatus.COMPLETED and enrollment.completed_by == enrollment.user_id:
         return {}  # theirs already
-    if enrollment.reopened_at is not None and (data.latest or "") <= enrollment.reopened_at:
-        return {}  # reopened by staff since their last completion
+    # Only a completion after staff's latest say counts: their reopening, or their marking (what the
+    # enrollment last changed at while it is theirs), so a marking never re-credits an old completion.
+    marked = enrollment.completed_by not in (None, enrollment.user_id)
+    since = enrollment.reopened_at or (enrollment.updated_at if marked else None)
+    if since is not None and (data.latest or "") <= since:
+        return {}
     return {
         "status": EnrollmentStatus.COMPLETED,
         "completed_at": enrollment.completed_at or data.first or at,
