@@ -222,6 +222,67 @@ def test_a_recomputed_summary_does_not_complete_the_course_again(
     assert len(course_completions(statements, course["id"])) == 1
 
 
+def test_a_staff_marking_is_its_own_statement_and_the_learners_completion_still_gets_one(
+    lms: Lms, lrs: RunningLrs, local_api: LocalApi
+) -> None:
+    """Given a learner at 0 % whose instructor sets the enrollment COMPLETED, then the LRS holds a
+    course `completed` naming the instructor as context.instructor, under the marking's event id;
+    when the learner then completes every lesson, their own `completed` (no instructor) arrives
+    under another id (issue 16, defect 3)."""
+    instructor = lms.user("teacher", "instructor")
+    learner = lms.user()
+    course = lms.create_course(instructor, 2)
+    enrollment = lms.enroll(learner, course["id"])
+    path = f"/enrollments/{enrollment['id']}"
+    lms.expect(200, lms.api.patch(path, instructor.token, json={"status": "COMPLETED"}))
+
+    [marking] = course_completions(wait_for_statements(lrs, learner.id, 2), course["id"])  # + registered
+    assert marking["context"]["instructor"] == {
+        "objectType": "Agent",
+        "account": {"homePage": "https://lms.example.org", "name": instructor.id},
+    }
+    assert marking["actor"]["account"]["name"] == learner.id
+    [marked_event] = [e for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
+    assert marked_event["detail"]["markedBy"] == instructor.id
+    assert marking["id"] == marked_event["detail"]["eventId"]
+
+    for lesson_id in lms.lesson_ids(course):
+        lms.complete(learner, lesson_id)
+
+    statements = wait_for_statements(lrs, learner.id, 5)  # + 2 lessons + the learner's own completion
+    [own] = [s for s in course_completions(statements, course["id"]) if s["id"] != marking["id"]]
+    assert "instructor" not in own.get("context", {})
+    assert own["result"]["completion"] is True
+    events = [e for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
+    assert [("markedBy" in e["detail"], e["detail"]["eventId"]) for e in events] == [
+        (True, marking["id"]),
+        (False, own["id"]),
+    ]
+    for event in bus_events(local_api, learner.id):
+        assert_valid_event(event)
+    assert_ralph_models_accept(statements)
+
+
+def test_a_re_enrollment_completed_again_is_another_event_and_statement(
+    completed_course: CompletedCourse, lms: Lms, lrs: RunningLrs, local_api: LocalApi
+) -> None:
+    """Given a learner who completed a course, when their enrollment is deleted and they enroll again
+    (their progress kept, so the new enrollment completes), then that completion is a CourseCompleted
+    with another id, naming the new enrollment, and its own statement: never one id with two details."""
+    learner, course, _instructor = completed_course
+    wait_for_statements(lrs, learner.id, 4)
+    [first] = [e for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
+    assert lms.api.delete(f"/enrollments/{first['detail']['enrollmentId']}", learner.token).status_code == 204
+
+    again = lms.enroll(learner, course["id"])
+
+    statements = wait_for_statements(lrs, learner.id, 6)  # + registered again + the new completion
+    assert len(course_completions(statements, course["id"])) == 2
+    completions = [e["detail"] for e in bus_events(local_api, learner.id) if e["detail-type"] == "CourseCompleted"]
+    assert [c["enrollmentId"] for c in completions] == [first["detail"]["enrollmentId"], again["id"]]
+    assert len({c["eventId"] for c in completions}) == 2
+
+
 def test_entries_the_bus_fails_are_retried_by_the_publisher(lms: Lms, lrs: RunningLrs, local_api: LocalApi) -> None:
     instructor = lms.user("teacher", "instructor")
     learner = lms.user()

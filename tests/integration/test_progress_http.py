@@ -302,3 +302,81 @@ def test_a_lesson_added_reaches_every_learner_through_fan_out_segments_on_the_st
     assert sorted(int(s["percent"]["N"]) for s in settled) == [0] * 129 + [50]
     segment = {k: {"S": v} for k, v in keys.course_fanout_segment(room.id, 1).items()}
     assert poll_until(lambda: "Item" not in ddb.get_item(TableName=table_name, Key=segment), timeout=20)
+
+
+# ----------------------------------------------------------- the completion rule (docs/API.md#completion)
+def _aggregate_counts(room: Classroom, active: int, completed: int) -> dict[str, Any]:
+    """The course aggregate once it counts one enrollment as `active` and `completed` say."""
+    return room.lms.wait_for_summary(
+        room.teacher, room.id, lambda s: (s["enrolled"], s["active"], s["completed"]) == (1, active, completed)
+    )
+
+
+def _completed_ids(room: Classroom) -> tuple[list[str], list[str]]:
+    """`?status=COMPLETED`: the course's enrollments (its instructor), and the learner's own."""
+    lms, query = room.lms, {"status": "COMPLETED"}
+    staff = lms.expect(200, lms.api.get(f"/enrollments/course/{room.id}", room.teacher.token, params=query))
+    own = lms.expect(200, lms.api.get("/enrollments", room.learner.token, params=query))
+    return [e["id"] for e in staff["items"]], [e["id"] for e in own["items"]]
+
+
+def _set_status(room: Classroom, status: str, caller: User) -> dict[str, Any]:
+    response = room.lms.api.patch(room.enrollment_path(room.learner), caller.token, json={"status": status})
+    return room.lms.expect(200, response)
+
+
+@pytest.mark.parametrize("comes_back", ["patch-active", "post-again"])
+def test_a_completed_learner_who_drops_and_comes_back_is_completed_again(lms: Lms, comes_back: str) -> None:
+    """Given a learner who completed the course, when they drop it and come back (PATCH ACTIVE, or
+    POST /enrollments again), then the enrollment is COMPLETED with its first completedAt, the
+    aggregate counts it completed (not active) and `?status=COMPLETED` finds it (issue 16, defect 2a)."""
+    room = Classroom(lms, 2)
+    for lesson in room.lessons:
+        lms.complete(room.learner, lesson)
+    first = room.wait_for_enrollment(lambda e: e["status"] == "COMPLETED")
+    _aggregate_counts(room, active=0, completed=1)
+    _set_status(room, "DROPPED", room.learner)
+    _aggregate_counts(room, active=0, completed=0)
+
+    if comes_back == "patch-active":
+        back = _set_status(room, "ACTIVE", room.learner)
+    else:
+        back = lms.expect(200, lms.api.post("/enrollments", room.learner.token, json={"courseId": room.id}))
+
+    assert (back["id"], back["status"], back["completedAt"]) == (first["id"], "COMPLETED", first["completedAt"])
+    _aggregate_counts(room, active=0, completed=1)
+    assert _completed_ids(room) == ([first["id"]], [first["id"]])
+
+
+def test_staff_completed_then_active_then_the_learner_completing_everything_completes_it(lms: Lms) -> None:
+    """Given staff set a learner's enrollment COMPLETED at 0 %, then ACTIVE, when the learner completes
+    every required lesson, then it is COMPLETED again, by the learner, completedAt the staff's first
+    marking; the aggregate counts it completed and `?status=COMPLETED` finds it (issue 16, defect 2b)."""
+    room = Classroom(lms, 2)
+    marked = _set_status(room, "COMPLETED", room.teacher)
+    assert (marked["completedBy"], marked["progress"]["percent"]) == (room.teacher.id, 0)
+    reopened = _set_status(room, "ACTIVE", room.teacher)
+    assert reopened["reopenedAt"] is not None
+    _aggregate_counts(room, active=1, completed=0)
+
+    for lesson in room.lessons:
+        lms.complete(room.learner, lesson)
+
+    done = room.wait_for_enrollment(lambda e: e["status"] == "COMPLETED")
+    assert (done["completedBy"], done["completedAt"], done["reopenedAt"]) == (
+        room.learner.id,
+        marked["completedAt"],
+        None,
+    )
+    assert done["progress"]["percent"] == 100
+    _aggregate_counts(room, active=0, completed=1)
+    assert _completed_ids(room) == ([done["id"]], [done["id"]])
+
+
+def test_a_student_never_enrolled_in_a_course_reads_no_summary_of_it(lms: Lms) -> None:
+    """Issue 16, defect 6: 404, not a summary of zeros; the enrolled learner reads theirs."""
+    room = Classroom(lms, 1)
+    outsider = lms.user("outsider")
+
+    lms.problem(lms.api.get(f"/progress/course/{room.id}/summary", outsider.token), 404)
+    assert lms.summary(room.learner, room.id)["percent"] == 0

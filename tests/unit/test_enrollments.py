@@ -37,6 +37,8 @@ ENROLLMENT_FIELDS = {
     "enrolledAt",
     "updatedAt",
     "completedAt",
+    "completedBy",
+    "reopenedAt",
     "enrolledBy",
     "version",
     "progress",

@@ -75,8 +75,8 @@ def _rule_patterns(tmp_path: Path) -> dict[str, Any]:
     return {rule.name.removeprefix("lms-dev-xapi-"): rule.pattern for rule in spec.rules}
 
 
-def _event(source: str, detail_type: str) -> dict[str, Any]:
-    detail = {"eventId": "e1", "userId": "u1", "courseId": "c1", "tags": ["a", "b"]}
+def _event(source: str, detail_type: str, **extra: Any) -> dict[str, Any]:
+    detail = {"eventId": "e1", "userId": "u1", "courseId": "c1", "tags": ["a", "b"], **extra}
     return {"version": "0", "id": "1", "detail-type": detail_type, "source": source, "resources": [], "detail": detail}
 
 
@@ -96,9 +96,27 @@ def test_an_event_reaches_the_rules_whose_pattern_matches_it(
     tmp_path: Path, source: str, detail_type: str, matched: list[str]
 ) -> None:
     patterns = _rule_patterns(tmp_path)
-    assert len(patterns) == 3
+    assert len(patterns) == 4
 
     got = [rule for rule, pattern in patterns.items() if pattern.matches_event(_event(source, detail_type))]
+
+    assert got == matched
+
+
+@pytest.mark.parametrize(
+    ("marked_by", "matched"),
+    [
+        ("inst-1", ["course-marked-completed"]),  # `exists: true`
+        ("", ["course-marked-completed"]),  # an empty string still exists
+    ],
+)
+def test_a_staff_marked_completion_reaches_the_marked_rule_only(
+    tmp_path: Path, marked_by: str, matched: list[str]
+) -> None:
+    patterns = _rule_patterns(tmp_path)
+
+    event = _event("lms", "CourseCompleted", markedBy=marked_by)
+    got = [rule for rule, pattern in patterns.items() if pattern.matches_event(event)]
 
     assert got == matched
 

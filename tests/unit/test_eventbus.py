@@ -111,6 +111,10 @@ def test_each_rule_matches_its_own_detail_type_only(tmp_path: Path) -> None:
         "CourseCompleted": ["lms-dev-xapi-course-completed"],
         "EnrollmentDeleted": [],
     }
+    marked = event(markedBy="inst-1")
+    assert [rule.name for rule in spec.rules if rule.pattern.matches_event(marked)] == [
+        "lms-dev-xapi-course-marked-completed"
+    ]
     assert not any(rule.pattern.matches_event({**event(), "source": "other"}) for rule in spec.rules)
 
 
@@ -124,7 +128,7 @@ def test_the_templates_statements_are_xapi_with_the_event_id(tmp_path: Path) -> 
     for rule in spec.rules:
         [lrs] = rule.targets
         detail_type = rule.pattern.get_pattern()["detail-type"][0]
-        statement = json.loads(transform(event(detail_type), lrs))
+        statement = json.loads(transform(event(detail_type, markedBy="inst-1"), lrs))
         assert statement["id"] == "0b5c3f1e-1d2c-5a3b-8c4d-5e6f7a8b9c0d"
         assert statement["actor"] == {
             "objectType": "Agent",
@@ -137,6 +141,9 @@ def test_the_templates_statements_are_xapi_with_the_event_id(tmp_path: Path) -> 
         assert lrs.destination.headers == {"X-Experience-API-Version": "1.0.3"}
         assert lrs.destination.basic_auth == ("lms", "s3cret")
         assert lrs.dead_letter
+        marked = "marked" in rule.name
+        instructor = {"objectType": "Agent", "account": {"homePage": "https://lms.example.org", "name": "inst-1"}}
+        assert statement.get("context", {}).get("instructor") == (instructor if marked else None)
 
 
 # ---------------------------------------------------------------------- PutEvents and delivery

@@ -64,7 +64,8 @@ def test_the_summarizers_completion_is_a_status_change_and_one_course_completed(
     assert status_changed.detail.model_dump()["status"] == "COMPLETED"
     assert completed.detail_type == DetailType.COURSE_COMPLETED
     assert completed.detail.occurredAt == "2026-11-26T10:20:00.000Z"
-    assert completed.event_id == event_id(DetailType.COURSE_COMPLETED, "student-1", "01jd0000000000000000000000")
+    assert completed.event_id == event_id(DetailType.COURSE_COMPLETED, "01jd0000000000000000000010", "2")
+    assert "markedBy" not in json.loads(completed.detail.model_dump_json(exclude_none=True))
     for event in (status_changed, completed):
         assert_matches_schema(event)
 
@@ -75,14 +76,96 @@ def test_the_same_record_delivered_twice_gives_identical_events() -> None:
     assert [e.detail.model_dump_json() for e in first] == [e.detail.model_dump_json() for e in again]
 
 
-def test_course_completed_has_one_id_per_learner_and_course_even_for_a_later_enrollment() -> None:
+def completion(
+    old: dict[str, Any], new: dict[str, Any], *, version: int = 2, name: str = "publish_events_course_completed.json"
+) -> dict[str, Any]:
+    """The fixture's completing record with these attributes of its old and new images (None: absent)."""
+    changed = record(name)
+    images = changed["dynamodb"]
+    for image, fields in (("OldImage", old), ("NewImage", new)):
+        for field, value in fields.items():
+            if value is None:
+                images[image].pop(field, None)
+            else:
+                images[image][field] = s(value)
+    images["OldImage"]["version"] = {"N": str(version - 1)}
+    images["NewImage"]["version"] = {"N": str(version)}
+    return changed
+
+
+def course_completed(changed: dict[str, Any]) -> list[DomainEvent]:
+    return [e for e in events_for(changed) if e.detail_type == DetailType.COURSE_COMPLETED]
+
+
+def test_a_later_enrollments_completion_has_its_own_id() -> None:
+    """GIVEN a learner's completion, WHEN a later enrollment of theirs (after a delete) completes,
+    THEN its CourseCompleted names that enrollment under another id: same id, same detail."""
     later = record("publish_events_course_completed.json")
     for image in ("NewImage", "OldImage"):
         later["dynamodb"][image]["id"] = s("01jd0000000000000000000099")
-    later["dynamodb"]["NewImage"]["completedAt"] = s("2027-01-01T00:00:00.000Z")
-    [_, original] = events_for(record("publish_events_course_completed.json"))
-    [_, repeated] = events_for(later)
-    assert repeated.event_id == original.event_id
+    [original] = course_completed(record("publish_events_course_completed.json"))
+    [repeated] = course_completed(later)
+
+    assert repeated.detail.model_dump()["enrollmentId"] == "01jd0000000000000000000099"
+    assert repeated.event_id != original.event_id
+
+
+def test_a_staff_marking_names_who_marked_it_under_its_own_id() -> None:
+    """GIVEN staff (inst-1) set an ACTIVE enrollment COMPLETED at 0 %, WHEN its record is read,
+    THEN CourseCompleted carries markedBy inst-1, at the marking's time, and validates."""
+    marked = completion({}, {"completedBy": "inst-1", "writer": "api"})
+
+    [event] = course_completed(marked)
+
+    assert event.detail.model_dump()["markedBy"] == "inst-1"
+    assert event.event_id == event_id(DetailType.COURSE_COMPLETED, "01jd0000000000000000000010", "2")
+    assert_matches_schema(event)
+
+
+def test_the_learners_completion_after_a_staff_marking_is_another_course_completed() -> None:
+    """GIVEN an enrollment staff marked COMPLETED (version 2), WHEN the learner's lessons complete it
+    (version 3: still COMPLETED, completedBy the learner), THEN a CourseCompleted without markedBy,
+    under an id other than the marking's, and no status change."""
+    marking = course_completed(completion({}, {"completedBy": "inst-1"}))[0]
+    theirs = completion(
+        {"status": "COMPLETED", "completedBy": "inst-1", "completedAt": "2026-11-26T10:10:00.000Z"},
+        {"completedBy": "student-1", "updatedAt": "2026-11-26T10:30:00.000Z"},
+        version=3,
+    )
+
+    [event] = events_for(theirs)
+
+    assert event.detail_type == DetailType.COURSE_COMPLETED
+    assert event.detail.model_dump()["markedBy"] is None
+    assert event.detail.occurredAt == "2026-11-26T10:30:00.000Z"
+    assert event.event_id != marking.event_id
+
+
+def test_a_completion_after_staff_reopened_is_another_course_completed() -> None:
+    """GIVEN an enrollment the learner completed, then staff reopened (ACTIVE, reopenedAt), WHEN the
+    learner completes it again, THEN another CourseCompleted, with its own id."""
+    again = completion(
+        {"completedBy": "student-1", "completedAt": "2026-11-26T10:10:00.000Z", "reopenedAt": "2026-11-26T10:15:00Z"},
+        {"updatedAt": "2026-11-26T10:30:00.000Z"},
+        version=5,
+    )
+
+    [_, event] = events_for(again)
+
+    assert event.event_id == event_id(DetailType.COURSE_COMPLETED, "01jd0000000000000000000010", "5")
+
+
+def test_a_learners_return_to_a_completion_that_stands_completes_nothing_anew() -> None:
+    """GIVEN a completed enrollment the learner dropped, WHEN their return gives back COMPLETED
+    (same completedAt and completedBy, no reopening), THEN only EnrollmentStatusChanged."""
+    back = completion(
+        {"status": "DROPPED", "completedBy": "student-1", "completedAt": "2026-11-26T10:20:00.000Z"}, {}, version=4
+    )
+
+    [event] = events_for(back)
+
+    assert event.detail_type == DetailType.ENROLLMENT_STATUS_CHANGED
+    assert event.detail.model_dump()["previousStatus"] == "DROPPED"
 
 
 def test_a_recompute_of_a_completed_enrollment_publishes_nothing() -> None:

@@ -129,23 +129,27 @@ def test_the_enrollment_completes_only_once_and_only_when_active() -> None:
     summary's date; to a SUSPENDED one, then only its progress changes; without an enrollment, then
     nothing is written."""
     done = [record(lesson, completed_at=AT) for lesson in ("a", "c", "d")]
-    summary = summarize("u1", OUTLINE, LearnerProgress().apply(OUTLINE, done), None)
+    progress = LearnerProgress().apply(OUTLINE, done)
+    summary = summarize("u1", OUTLINE, progress, None)
 
-    active = enrollment_change(enrollment(), summary)
-    suspended = enrollment_change(enrollment(EnrollmentStatus.SUSPENDED), summary)
+    active = enrollment_change(enrollment(), summary, progress)
+    suspended = enrollment_change(enrollment(EnrollmentStatus.SUSPENDED), summary, progress)
 
     assert active is not None
+    assert active.completed is not None
     assert suspended is not None
-    assert (active.completed_at, active.progress.percent, active.progress.completed_lessons) == (AT, 100, 3)
-    assert (suspended.completed_at, suspended.progress.percent) == (None, 100)
-    assert enrollment_change(None, summary) is None
+    assert (active.completed.completed_at, active.completed.completed_by) == (AT, "u1")
+    assert (active.progress.percent, active.progress.completed_lessons) == (100, 3)
+    assert (suspended.completed, suspended.progress.percent) == (None, 100)
+    assert enrollment_change(None, summary, progress) is None
 
 
 def test_a_learner_contributes_by_the_status_the_write_leaves() -> None:
     """Given an enrollment this write completes, when its contribution is taken, then it counts as
     enrolled and completed (not active) with its percent; without an enrollment, then nothing."""
     done = [record(lesson, completed_at=AT) for lesson in ("a", "c", "d")]
-    change = enrollment_change(enrollment(), summarize("u1", OUTLINE, LearnerProgress().apply(OUTLINE, done), None))
+    progress = LearnerProgress().apply(OUTLINE, done)
+    change = enrollment_change(enrollment(), summarize("u1", OUTLINE, progress, None), progress)
 
     assert contribution(change) == Contribution(enrolled=1, active=0, completed=1, percent=100)
     assert contribution(None).is_zero

@@ -320,6 +320,155 @@ def test_completing_a_lesson_added_after_completion_returns_to_100_with_the_orig
     assert enrollment_of(api, enrolled["id"])["completedAt"] == first_completion
 
 
+# ------------------------------------------------------------ the completion rule on every path
+@pytest.fixture
+def one_clock(api: ApiHarness, stepping_clock: SteppingClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The enrollment handlers on the progress handlers' clock: a reopening and the completions
+    around it are ordered as they happen."""
+    from lms import container
+
+    service = container.enrollment_service(clock=stepping_clock)
+    api.wire(monkeypatch, "enrollments", service, "update_enrollment", "create_enrollment")
+
+
+def set_status(api: ApiHarness, enrollment_id: str, status: str, caller: dict[str, str] = STUDENT) -> dict[str, Any]:
+    body: dict[str, Any] = ok(
+        api.call("update_enrollment", **caller, path={"id": enrollment_id}, body={"status": status})
+    )
+    return body
+
+
+def completed_ids(api: ApiHarness, course: Course) -> tuple[list[str], list[str]]:
+    """The COMPLETED enrollments by `?status=COMPLETED`: the course's (staff), and the learner's own."""
+    query = {"status": "COMPLETED"}
+    staff = ok(api.call("list_course_enrollments", **INSTRUCTOR, path={"courseId": course.id}, query=query))
+    own = ok(api.call("list_enrollments", **STUDENT, query=query))
+    return [item["id"] for item in staff["items"]], [item["id"] for item in own["items"]]
+
+
+def test_a_completed_learner_who_drops_and_comes_back_is_completed_again(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], one_clock: None
+) -> None:
+    """GIVEN a learner who completed the course (counted completed), WHEN they drop it and come back
+    (PATCH ACTIVE), THEN the answer and the stored enrollment are COMPLETED with the first
+    completedAt, the aggregate counts them completed, not active, and `?status=COMPLETED` finds them
+    (defect 2a)."""
+    course, enrolled = enrollment
+    complete(api, course, 0, 2, 3)
+    stream.drain()
+    first = enrollment_of(api, enrolled["id"])
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 100)
+    set_status(api, enrolled["id"], "DROPPED")
+    stream.drain()
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 0, 100)
+
+    back = set_status(api, enrolled["id"], "ACTIVE")
+    stream.drain()
+
+    assert (back["status"], back["completedAt"], back["completedBy"]) == (
+        "COMPLETED",
+        first["completedAt"],
+        "student-1",
+    )
+    assert enrollment_of(api, enrolled["id"])["status"] == "COMPLETED"
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 100)
+    assert completed_ids(api, course) == ([enrolled["id"]], [enrolled["id"]])
+
+
+def test_a_completed_learner_who_drops_and_enrolls_again_is_completed_again(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], one_clock: None
+) -> None:
+    """GIVEN a learner who completed the course and dropped it, WHEN they POST /enrollments again,
+    THEN the same enrollment comes back (200) COMPLETED with the first completedAt. (moto's stream
+    loses the writes after a cancelled transaction; the aggregate on this path is checked over HTTP
+    on DynamoDB Local, tests/integration/test_progress_http.py.)"""
+    course, enrolled = enrollment
+    complete(api, course, 0, 2, 3)
+    stream.drain()
+    first = enrollment_of(api, enrolled["id"])
+    set_status(api, enrolled["id"], "DROPPED")
+
+    back = ok(api.call("create_enrollment", **STUDENT, body={"courseId": course.id}))
+
+    assert (back["id"], back["status"], back["completedAt"]) == (enrolled["id"], "COMPLETED", first["completedAt"])
+    assert enrollment_of(api, enrolled["id"])["status"] == "COMPLETED"
+
+
+def test_staff_completed_then_active_then_the_learner_completing_everything_completes_it(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], one_clock: None
+) -> None:
+    """GIVEN staff set a learner's enrollment COMPLETED at 0 %, then ACTIVE, WHEN the learner
+    completes every required lesson, THEN it is COMPLETED by the learner, completedAt still the
+    staff's first marking, counted completed, and found by `?status=COMPLETED` (defect 2b)."""
+    course, enrolled = enrollment
+    marked = set_status(api, enrolled["id"], "COMPLETED", INSTRUCTOR)
+    assert (marked["completedBy"], marked["progress"]["percent"]) == ("inst-1", 0)
+    reopened = set_status(api, enrolled["id"], "ACTIVE", INSTRUCTOR)
+    assert (reopened["status"], reopened["reopenedAt"]) == ("ACTIVE", reopened["updatedAt"])
+    stream.drain()
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 0)
+
+    complete(api, course, 0, 2, 3)
+    stream.drain()
+
+    after = enrollment_of(api, enrolled["id"])
+    assert (after["status"], after["completedBy"], after["reopenedAt"]) == ("COMPLETED", "student-1", None)
+    assert after["completedAt"] == marked["completedAt"]
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 100)
+    assert completed_ids(api, course) == ([enrolled["id"]], [enrolled["id"]])
+
+
+def test_staff_reopening_a_completion_holds_until_the_learners_next_completion(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], one_clock: None
+) -> None:
+    """GIVEN a learner who completed everything, WHEN staff set ACTIVE, THEN it stays ACTIVE at 100 %
+    (the stream does not complete it again, nor does the learner's drop and return); WHEN staff reset
+    a lesson and the learner completes it again, THEN it is COMPLETED, completedAt the first."""
+    course, enrolled = enrollment
+    complete(api, course, 0, 2, 3)
+    stream.drain()
+    first = enrollment_of(api, enrolled["id"])["completedAt"]
+
+    set_status(api, enrolled["id"], "ACTIVE", INSTRUCTOR)
+    stream.drain()
+    set_status(api, enrolled["id"], "DROPPED")
+    set_status(api, enrolled["id"], "ACTIVE")
+    stream.drain()
+
+    held = enrollment_of(api, enrolled["id"])
+    assert (held["status"], held["progress"]["percent"]) == ("ACTIVE", 100)
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 100)
+
+    progress_id = complete(api, course, 2)[0]["id"]
+    ok(api.call("update_progress", **INSTRUCTOR, path={"id": progress_id}, body={"status": "IN_PROGRESS"}))
+    stream.drain()
+    complete(api, course, 2)
+    stream.drain()
+
+    again = enrollment_of(api, enrolled["id"])
+    assert (again["status"], again["completedAt"], again["reopenedAt"]) == ("COMPLETED", first, None)
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 100)
+
+
+def test_re_enrolling_after_a_delete_with_every_lesson_complete_is_completed(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], one_clock: None
+) -> None:
+    """GIVEN a learner who completed the course and whose enrollment was deleted, WHEN they enroll
+    again, THEN the new enrollment completes (the learner's own), at the first completion's date."""
+    course, enrolled = enrollment
+    complete(api, course, 0, 2, 3)
+    stream.drain()
+    first = enrollment_of(api, enrolled["id"])["completedAt"]
+    assert api.call("delete_enrollment", **STUDENT, path={"id": enrolled["id"]}).status == 204
+
+    again = enroll(api, course.id)
+    stream.drain()
+
+    after = enrollment_of(api, again["id"])
+    assert (after["status"], after["completedAt"], after["completedBy"]) == ("COMPLETED", first, "student-1")
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 100)
+
+
 @pytest.mark.parametrize(
     ("done", "deleted", "percent", "completed_lessons", "next_index", "status"),
     [
@@ -411,12 +560,57 @@ def test_learner_may_name_themselves_but_not_another_learner(api: ApiHarness, th
     assert_problem(summary(api, three_learners.id, userId="student-2"), 403)
 
 
-def test_instructor_of_another_course_reads_only_their_own_summary(api: ApiHarness, three_learners: Course) -> None:
-    """Not staff of this course: no aggregate (their own, empty summary instead), no one else's."""
-    own = summary_of(api, three_learners.id, OTHER_INSTRUCTOR)
-
-    assert (own["userId"], own["percent"], own["requiredLessons"]) == ("inst-2", 0, 3)
+def test_instructor_of_another_course_reads_no_aggregate_and_no_one_elses_summary(
+    api: ApiHarness, three_learners: Course
+) -> None:
+    """Not staff of this course: a student there, never enrolled: no aggregate, no summary (404),
+    no one else's (403)."""
+    assert_problem(summary(api, three_learners.id, OTHER_INSTRUCTOR), 404)
     assert_problem(summary(api, three_learners.id, OTHER_INSTRUCTOR, userId="student-1"), 403)
+
+
+def test_a_learner_never_enrolled_in_the_course_gets_404_not_zeros(api: ApiHarness, three_learners: Course) -> None:
+    """Given a course with learners, when a student who never enrolled reads their summary of it
+    (plainly or naming themselves), then 404, as for any resource they have no part in."""
+    outsider = {"user": "student-9", "roles": "student"}
+
+    assert_problem(summary(api, three_learners.id, outsider), 404)
+    assert_problem(summary(api, three_learners.id, outsider, userId="student-9"), 404)
+
+
+@pytest.mark.parametrize("status", ["DROPPED", "SUSPENDED", "COMPLETED"])
+def test_a_learner_enrolled_in_any_status_still_reads_their_summary(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], status: str
+) -> None:
+    """Given a learner at 33 % whose enrollment staff set to DROPPED, SUSPENDED or COMPLETED, when
+    they read their summary (before and after the stream ran), then it is theirs, 200."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    ok(api.call("update_enrollment", **INSTRUCTOR, path={"id": enrolled["id"]}, body={"status": status}))
+
+    assert summary_of(api, course.id)["percent"] == 33
+    stream.drain()
+    assert summary_of(api, course.id)["percent"] == 33
+
+
+def test_after_deleting_the_enrollment_the_summary_is_404_until_the_learner_enrolls_again(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]]
+) -> None:
+    """Given a learner at 33 % whose enrollment is deleted (its progress kept), when they read their
+    summary, then 404 (the enrollment is gone from every read); once they enroll again, at once
+    (before the stream ran) and after, their summary is back at 33 %."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    stream.drain()
+    assert api.call("delete_enrollment", **STUDENT, path={"id": enrolled["id"]}).status == 204
+    stream.drain()
+
+    assert_problem(summary(api, course.id), 404)
+
+    enroll(api, course.id)
+    assert summary_of(api, course.id)["percent"] == 33
+    stream.drain()
+    assert summary_of(api, course.id)["percent"] == 33
 
 
 def test_staff_asking_for_someone_never_enrolled_get_zeros(api: ApiHarness, three_learners: Course) -> None:

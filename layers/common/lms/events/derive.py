@@ -81,17 +81,30 @@ def _enrollment_events(old: Item | None, new: Item | None, removed_at: str) -> l
             **_enrollment_fields(new),
         )
         events.append(DomainEvent(DetailType.ENROLLMENT_STATUS_CHANGED, changed))
-    if new.get("completedAt") and not old.get("completedAt"):
-        # One per learner and course, ever: a later re-enrollment completed again repeats this id.
+    if _completes(old, new):
+        # One per completion (the enrollment at that version): the learner's own, or a staff
+        # marking, which names its author; a re-enrollment after a delete is another enrollment.
         completed = CourseCompleted(
-            eventId=event_id(DetailType.COURSE_COMPLETED, new["userId"], new["courseId"]),
-            occurredAt=new["completedAt"],
+            eventId=event_id(DetailType.COURSE_COMPLETED, new["id"], str(new["version"])),
+            occurredAt=new["updatedAt"],
             enrollmentId=new["id"],
             userId=new["userId"],
             courseId=new["courseId"],
+            markedBy=new["completedBy"] if new["completedBy"] != new["userId"] else None,
         )
         events.append(DomainEvent(DetailType.COURSE_COMPLETED, completed))
     return events
+
+
+def _completes(old: Item, new: Item) -> bool:
+    """Whether a write completes the enrollment (lms.models.enrollments.settle): it becomes COMPLETED
+    for the first time or after a reopening, or someone else's completion (a staff marking becoming
+    the learner's). A learner's return to a completion that stands completes nothing anew."""
+    if new.get("status") != "COMPLETED" or not new.get("completedBy"):
+        return False
+    if old.get("completedBy") != new["completedBy"]:
+        return True
+    return old.get("status") != "COMPLETED" and (not old.get("completedAt") or bool(old.get("reopenedAt")))
 
 
 def _enrollment_fields(item: Item) -> dict[str, Any]:

@@ -64,6 +64,12 @@ class LessonCompleted(EventDetail):
 
 class CourseCompleted(EventDetail):
     enrollmentId: str  # noqa: N815
+    markedBy: str | None = Field(  # noqa: N815
+        default=None,
+        min_length=1,
+        description="The staff member who set the enrollment COMPLETED; absent when the learner's own "
+        "lessons completed it.",
+    )
 
 
 DETAIL_MODELS: dict[DetailType, type[EventDetail]] = {

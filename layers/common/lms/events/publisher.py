@@ -77,7 +77,8 @@ class EventPublisher:
         return {
             "Source": EVENT_SOURCE,
             "DetailType": event.detail_type.value,
-            "Detail": event.detail.model_dump_json(),
+            # An optional field is absent, never null: rules select on it with `exists`.
+            "Detail": event.detail.model_dump_json(exclude_none=True),
             "Time": datetime.fromisoformat(event.detail.occurredAt),
             "EventBusName": self._bus_name,
         }

@@ -57,11 +57,12 @@ class StoredSummary:
 
 @dataclass(frozen=True, slots=True)
 class EnrollmentChange:
-    """The summarizer's write to an enrollment: its progress, and completion when it first happens."""
+    """The summarizer's write to an enrollment: its progress, and the learner's completion when the
+    completion rule (`lms.models.enrollments.settle`) says their lessons complete it now."""
 
     current: Enrollment
     progress: EnrollmentProgress
-    completed_at: str | None  # set only when this recompute completes the enrollment
+    completed: Enrollment | None  # the enrollment completed by this recompute, or None
 
 
 @dataclass(frozen=True, slots=True)

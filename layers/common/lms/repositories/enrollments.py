@@ -120,13 +120,16 @@ class EnrollmentRepository:
         in the same transaction when the change takes or frees one."""
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, version = :version, writer = :writer",
+            "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
+            "reopenedAt = :reopened, version = :version, writer = :writer",
             condition="version = :expected",
             names={"#status": "status"},
             expression_values=values(
                 status=changed.status.value,
                 now=changed.updated_at,
                 completed=changed.completed_at,
+                by=changed.completed_by,
+                reopened=changed.reopened_at,
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,

@@ -176,9 +176,19 @@ class SummaryRepository:
             "expected": change.current.version,
         }
         names: dict[str, str] = {}
-        if change.completed_at:
-            expression += ", #status = :completed, completedAt = :at, updatedAt = :at, version = :next"
-            named |= {"completed": "COMPLETED", "at": change.completed_at, "next": change.current.version + 1}
+        if done := change.completed:
+            expression += (
+                ", #status = :completed, completedAt = :first, completedBy = :by, reopenedAt = :reopened,"
+                " updatedAt = :at, version = :next"
+            )
+            named |= {
+                "completed": done.status.value,
+                "first": done.completed_at,
+                "by": done.completed_by,
+                "reopened": done.reopened_at,
+                "at": done.updated_at,
+                "next": done.version,
+            }
             names["#status"] = "status"
         return update_action(
             key, expression, condition="version = :expected", expression_values=values(**named), names=names

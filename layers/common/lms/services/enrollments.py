@@ -11,7 +11,15 @@ from lms.errors import (
 )
 from lms.identity import Identity
 from lms.models.catalog import Course
-from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus, EnrollOutcome
+from lms.models.enrollments import (
+    Enrollment,
+    EnrollmentProgress,
+    EnrollmentStatus,
+    EnrollOutcome,
+    LearnerCompletion,
+    StatusRequest,
+    settle,
+)
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import CourseRepository
 from lms.repositories.enrollments import (
@@ -80,7 +88,8 @@ class EnrollmentService:
             except EnrollmentExistsError as exists:
                 if exists.existing.status != EnrollmentStatus.DROPPED:
                     raise AlreadyEnrolledError(exists.existing.id, exists.existing.status.value) from exists
-                reactivated = self._transition(exists.existing, EnrollmentStatus.ACTIVE, course)
+                # Enrolling again is a return, whoever asks: the data decides the status.
+                reactivated = self._transition(exists.existing, EnrollmentStatus.ACTIVE, course, staff=None)
                 return EnrollOutcome(enrollment=reactivated, created=False)
             except CourseUnavailableError as full:
                 raise CourseFullError(course.capacity or 0) from full
@@ -90,23 +99,18 @@ class EnrollmentService:
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
 
-    def _transition(self, current: Enrollment, status: EnrollmentStatus, course: Course | None) -> Enrollment:
+    def _transition(
+        self, current: Enrollment, status: EnrollmentStatus, course: Course | None, staff: str | None
+    ) -> Enrollment:
+        """`staff`: the staff member asking, None for the learner. The completion rule (`settle`)
+        sees the learner's progress as the summarizer last copied it to the enrollment."""
         if status == current.status:
             return current
-        now = self._now()
-        completed_at = current.completed_at
-        if status == EnrollmentStatus.COMPLETED and completed_at is None:
-            completed_at = now
-        changed = current.model_copy(
-            update={
-                "status": status,
-                "updated_at": now,
-                "completed_at": completed_at,
-                "version": current.version + 1,
-            }
+        changed = settle(
+            current, LearnerCompletion(current.progress.percent), StatusRequest(status, self._now(), staff)
         )
         try:
-            self._enrollments.change_status(current, changed, _seat_delta(current.status, status))
+            self._enrollments.change_status(current, changed, _seat_delta(current.status, changed.status))
         except CourseUnavailableError as full:
             capacity = (course or self._course(current.course_id)).capacity or 0
             raise CourseFullError(capacity) from full
@@ -135,8 +139,9 @@ class EnrollmentService:
             if if_match is not None and if_match != current.version:
                 raise VersionMismatchError(if_match, current.version)
             self._check_learner_transition(identity, current, status, course)
+            staff = identity.user_id if is_staff(identity, course) else None
             try:
-                return self._transition(current, status, course)
+                return self._transition(current, status, course, staff)
             except StaleEnrollmentError:
                 if if_match is not None:
                     raise VersionMismatchError(if_match, current.version + 1) from None

@@ -58,6 +58,10 @@ class SummaryReader:
         if learner != identity.user_id and not is_staff:
             raise ForbiddenError("Only this course's instructors or an admin may read another learner's summary.")
         stored = self._summaries.get(learner, course_id)
+        if not is_staff and not (stored and stored.counted.enrolled) and not self._enrolled(learner, course_id):
+            # A learner sees their summary while enrolled in any status; never enrolled, or deleted
+            # ("gone from every read"): 404. The stored summary says so first, a GetItem confirms.
+            raise NotFoundError("No enrollment in this course.")
         if stored is not None:
             return stored.summary
         outline = self._outlines.get(course_id, course)
@@ -65,3 +69,6 @@ class SummaryReader:
             raise NotFoundError("Course not found.")
         progress = LearnerProgress().apply(outline, self._progress.for_course(learner, course_id).values())
         return summarize(learner, outline, progress, None)
+
+    def _enrolled(self, user_id: str, course_id: str) -> bool:
+        return self._summaries.read_learners(course_id, [user_id], {})[user_id].enrollment is not None

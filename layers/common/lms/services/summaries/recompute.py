@@ -121,7 +121,7 @@ class SummaryRecomputer:
             records = self._progress.for_course(user_id, outline.course.id)
             progress = LearnerProgress().apply(outline, records.values())
         summary = summarize(user_id, outline, progress, stored.summary if stored else None)
-        change = enrollment_change(state.enrollment, summary)
+        change = enrollment_change(state.enrollment, summary, progress)
         write = SummaryWrite(summary, stored, contribution(change), progress.marks(outline), change)
         if stored is not None and not differs(stored, write, state.enrollment):
             return None
@@ -143,7 +143,7 @@ class SummaryRecomputer:
                     return stale
                 continue
             for write in writes:
-                completed = bool(write.enrollment and write.enrollment.completed_at)
+                completed = bool(write.enrollment and write.enrollment.completed)
                 outcomes[write.summary.user_id] = RecomputeResult(changed=True, completed_course=completed)
                 logger.info(
                     "learner summary recomputed",

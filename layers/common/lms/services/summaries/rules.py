@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from lms.models.catalog import Course, Lesson
-from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus
+from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus, LearnerCompletion, settle
 from lms.models.progress import LastAccessed, LearnerSummary, ModuleSummary, Progress, ProgressStatus
 from lms.models.summaries import Contribution, EnrollmentChange, LessonMarks, StoredSummary, SummaryWrite
 
@@ -139,16 +139,15 @@ def summarize(
     )
 
 
-def enrollment_change(enrollment: Enrollment | None, summary: LearnerSummary) -> EnrollmentChange | None:
-    """What the summary means for the enrollment: its progress, and completion the first time."""
+def enrollment_change(
+    enrollment: Enrollment | None, summary: LearnerSummary, progress: LearnerProgress
+) -> EnrollmentChange | None:
+    """What the summary means for the enrollment: its progress, and the learner's completion when
+    the completion rule says their lessons complete it now."""
     if enrollment is None:
         return None
-    completes = (
-        enrollment.status == EnrollmentStatus.ACTIVE
-        and enrollment.completed_at is None
-        and summary.percent == 100
-        and summary.completed_at is not None
-    )
+    data = LearnerCompletion(summary.percent, progress.latest_completion, summary.completed_at)
+    settled = settle(enrollment, data)
     return EnrollmentChange(
         current=enrollment,
         progress=EnrollmentProgress(
@@ -156,14 +155,14 @@ def enrollment_change(enrollment: Enrollment | None, summary: LearnerSummary) ->
             completed_lessons=summary.completed_lessons,
             required_lessons=summary.required_lessons,
         ),
-        completed_at=summary.completed_at if completes else None,
+        completed=settled if settled is not enrollment else None,
     )
 
 
 def contribution(change: EnrollmentChange | None) -> Contribution:
     if change is None:
         return Contribution()
-    status = EnrollmentStatus.COMPLETED if change.completed_at else change.current.status
+    status = (change.completed or change.current).status
     return Contribution(
         enrolled=1,
         active=int(status == EnrollmentStatus.ACTIVE),
@@ -182,4 +181,4 @@ def differs(stored: StoredSummary, write: SummaryWrite, enrollment: Enrollment |
     ):
         return True
     change = write.enrollment
-    return bool(enrollment and change and (change.completed_at or enrollment.progress != change.progress))
+    return bool(enrollment and change and (change.completed or enrollment.progress != change.progress))
