@@ -2,7 +2,9 @@
 summary remembers which outline lessons it counts as completed and viewed (bitmaps over the outline
 it was computed against), so a change is applied by reading only the records that changed, in their
 *current* state (never a stale image), so a duplicate or replayed record changes nothing. A summary
-computed against another outline (or none yet) is rebuilt from the learner's records (one Query)."""
+computed against another outline (or none yet) is rebuilt from the learner's records of that course
+(one Query of one key range). No summary is computed against an outline older than the one a
+learner's summary or enrollment was made against (docs/architecture.md, "Outline versions")."""
 
 from dataclasses import dataclass
 
@@ -61,20 +63,30 @@ class SummaryRecomputer:
         self._summaries = summaries
         self._now = clock
 
-    def recompute_learners(self, course_id: str, changed: Changes, cause: str) -> dict[str, Outcome]:
+    def recompute_learners(
+        self, course_id: str, changed: Changes, cause: str, *, fresh: bool = False
+    ) -> dict[str, Outcome]:
         """Bring these learners' summaries up to date with the lessons named for each (with the
         newest stream image of its record, or None), or with everything for a learner whose summary
         must be rebuilt. Reads are batched, writes grouped into transactions; a learner whose write
-        went stale is recomputed alone."""
-        outline = self._outlines.get(course_id)
+        went stale is recomputed alone. `fresh`: check the outline against the course head first
+        (an outline change's fan-out)."""
+        outline = self._outlines.get(course_id, fresh=fresh)
         if outline is None:
             return dict.fromkeys(changed, UNCHANGED)
         outcomes: dict[str, Outcome] = {}
         pending = dict(changed)
         for _ in RECOMPUTE_RETRY.tries():
-            states = self._read(course_id, outline, pending)
+            states = self._summaries.read_learners(course_id, list(pending), {})
+            newest = max((state.newest_outline for state in states.values()), default=0)
+            if newest > outline.version:
+                # Made against a newer outline than the cached one: reload before computing anything.
+                outline = self._outlines.get(course_id, at_least=newest) or outline
             writes: list[SummaryWrite] = []
-            for user_id, state in states.items():
+            for user_id, state in self._with_records(outline, states, pending).items():
+                if state.newest_outline > outline.version:
+                    outcomes[user_id] = ConcurrencyError(f"outline of {course_id} behind {user_id}'s summary")
+                    continue
                 write = self._recompute(user_id, outline, state)
                 if write is None:
                     outcomes[user_id] = UNCHANGED
@@ -90,15 +102,16 @@ class SummaryRecomputer:
             outcomes[user_id] = ConcurrencyError(f"summary of {user_id} in {course_id} kept changing")
         return outcomes
 
-    def _read(self, course_id: str, outline: Outline, changed: Changes) -> dict[str, LearnerState]:
-        """Summaries and enrollments, then the changed records a summary cannot take from the stream:
+    def _with_records(
+        self, outline: Outline, states: dict[str, LearnerState], changed: Changes
+    ) -> dict[str, LearnerState]:
+        """The changed records a summary cannot take from the stream, added to the learners' states:
         an image is used as is only when it is newer than every record the summary reflects, which
         holds for records delivered in order; a duplicate or a replay is read again from the table."""
-        states = self._summaries.read_learners(course_id, list(changed), {})
         to_read: dict[str, set[str]] = {}
         for user_id, state in states.items():
             marks = state.stored.marks if state.stored else None
-            if marks is None or marks.stamp != outline.stamp:
+            if marks is None or marks.outline != outline.version:
                 continue  # rebuilt from every record
             for lesson_id, image in changed[user_id].items():
                 if image is not None and marks.applied_through is not None and image.updated_at > marks.applied_through:
@@ -106,18 +119,18 @@ class SummaryRecomputer:
                 else:
                     to_read.setdefault(user_id, set()).add(lesson_id)
         if to_read:
-            for user_id, read in self._summaries.read_learners(course_id, [], to_read).items():
+            for user_id, read in self._summaries.read_learners(outline.course.id, [], to_read).items():
                 states[user_id].records.update(read.records)
         return states
 
     def _recompute(self, user_id: str, outline: Outline, state: LearnerState) -> SummaryWrite | None:
         """The learner's new summary, or None when it would not change."""
         stored = state.stored
-        if stored is not None and stored.marks is not None and stored.marks.stamp == outline.stamp:
+        if stored is not None and stored.marks is not None and stored.marks.outline == outline.version:
             progress = LearnerProgress.from_marks(outline, stored.marks, stored.summary).apply(
                 outline, state.records.values()
             )
-        else:  # first summary, or computed against another outline: rebuild from every record
+        else:  # first summary, or computed against another outline: rebuild from the course's records
             records = self._progress.for_course(user_id, outline.course.id)
             progress = LearnerProgress().apply(outline, records.values())
         summary = summarize(user_id, outline, progress, stored.summary if stored else None)
