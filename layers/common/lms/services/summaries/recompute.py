@@ -6,6 +6,7 @@ computed against another outline (or none yet) is rebuilt from the learner's rec
 (one Query of one key range). No summary is computed against an outline older than the one a
 learner's summary or enrollment was made against (docs/architecture.md, "Outline versions")."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lms.clock import Clock, utc_now
@@ -34,6 +35,10 @@ RECOMPUTE_RETRY = Retry(attempts=5, base=0.01, cap=0.2, budget=15.0)
 # ... and in a round, a transaction another one held is sent again (its stale learners taken out),
 # tries starting within 2 s: 100 learners make 4 transactions, so a recompute ends within ~25 s.
 SAVE_RETRY = Retry(attempts=5, base=0.01, cap=0.2, budget=2.0)
+# A recompute's transactions (disjoint learners) are sent together, up to 4 at once: a batch of 100
+# learners takes one transaction's latency instead of four. Threads start on first use (never in a
+# SnapStart snapshot's init) and are reused by the execution environment.
+_saves = ThreadPoolExecutor(max_workers=4, thread_name_prefix="summary-writes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +97,16 @@ class SummaryRecomputer:
                     outcomes[user_id] = UNCHANGED
                 else:
                     writes.append(write)
-            stale: set[str] = set()
-            for start in range(0, len(writes), LEARNERS_PER_TRANSACTION):
-                stale |= self._save(course_id, writes[start : start + LEARNERS_PER_TRANSACTION], cause, outcomes)
+            groups = [
+                writes[start : start + LEARNERS_PER_TRANSACTION]
+                for start in range(0, len(writes), LEARNERS_PER_TRANSACTION)
+            ]
+            saved = (
+                _saves.map(lambda group: self._save(course_id, group, cause, outcomes), groups)
+                if len(groups) > 1
+                else [self._save(course_id, group, cause, outcomes) for group in groups]
+            )
+            stale: set[str] = set().union(*saved)
             pending = {user_id: pending[user_id] for user_id in stale}
             if not pending:
                 return outcomes
