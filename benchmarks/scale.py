@@ -47,11 +47,11 @@ def update_results(figures: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
-def inprocess(command: str, endpoint: str, *args: str) -> dict[str, Any]:
+def inprocess(command: str, endpoint: str, *args: str, module: str = "benchmarks.scale_inprocess") -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
         env = {**os.environ, "DDB_ENDPOINT": endpoint, "BENCH_RESULT": result.name}
         subprocess.run(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "benchmarks.scale_inprocess", command, *args], env=env, cwd=ROOT, check=True
+            [sys.executable, "-m", module, command, *args], env=env, cwd=ROOT, check=True
         )
         figures: dict[str, Any] = json.loads(Path(result.name).read_text())
         return figures
@@ -63,6 +63,7 @@ def bench_inprocess_phases() -> dict[str, Any]:
         create_tables(dynamodb_client(endpoint, config.region), config.stack)
         figures = inprocess("cost", endpoint)
         figures |= inprocess("backlog", endpoint)
+        figures |= inprocess("items", endpoint, module="benchmarks.per_item")
     rcu, wcu = figures["completion_rcu"], figures["completion_wcu"]
     figures["completion_rcu_ratio_500_vs_10"] = round(rcu["500"] / rcu["10"], 2)
     figures["completion_wcu_ratio_500_vs_10"] = round(wcu["500"] / wcu["10"], 2)

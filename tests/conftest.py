@@ -301,6 +301,11 @@ class StreamHarness:
         self._iterators: dict[str, str] = {}
         self._context = context
         self.module = ApiHarness.module("summarize_progress")
+        from lms import container
+
+        # Each test has a table of its own: its summarizer starts, like a new execution environment,
+        # with no outline cached (the module, and its summarizer, outlive one test).
+        self.module.summarizer = container.summarizer()
         self.handler = self.module.lambda_handler
 
     def pending(self) -> list[dict[str, Any]]:
@@ -416,7 +421,9 @@ class SeededCourse:
                 updated_at=at,
                 enrolled_by=user_id,
                 version=1,
-            )
+            ),
+            outline_version=1,
+            capped=False,
         )
 
     def complete(self, lesson: str, module: str, progress_id: str, at: str, user_id: str = SEED["learner"]) -> None:

@@ -118,7 +118,8 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
         with recorder.running("summarize_progress"):
             stream.drain()
 
-    outline = {"title": "C", "modules": [{"title": "M", "lessons": [{"title": "L1"}, {"title": "L2"}]}]}
+    # A capacity: enrollments then move the course head's seat counter (an uncapped course's never do).
+    outline = {"title": "C", "capacity": 10, "modules": [{"title": "M", "lessons": [{"title": "L1"}, {"title": "L2"}]}]}
     course = call("create_course", teacher, body=outline)
     course_id, module_id = course["id"], course["modules"][0]["id"]
     first_lesson = course["modules"][0]["lessons"][0]["id"]
@@ -143,6 +144,8 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("list_course_enrollments", teacher, path={"courseId": course_id}, query={"userId": "learner-1"})
     call("get_enrollment", teacher, path={"id": enrollment["id"]})
     progress = call("record_progress", learner, body={"lessonId": first_lesson, "action": "complete"})
+    # The lesson's course now known: the lesson and the record come in one BatchGetItem.
+    call("record_progress", learner, body={"lessonId": first_lesson, "action": "view"})
     call("list_progress", learner)
     call("list_course_progress", teacher, path={"courseId": course_id})
     call("get_progress", teacher, path={"id": progress["id"]})

@@ -38,7 +38,7 @@ COURSE = Course(
     created_at=AT,
     updated_at=AT,
 )
-OUTLINE = Outline(COURSE)
+OUTLINE = Outline(COURSE, 1)
 
 
 def record(lesson_id: str, *, completed_at: str | None = None, viewed_at: str = AT) -> Progress:

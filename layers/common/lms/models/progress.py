@@ -1,3 +1,4 @@
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,11 +54,22 @@ class Progress(ResponseModel):
     updated_at: str
 
 
+def percent_of(done: int, total: int) -> int:
+    """floor(100 x done / total), 0 when there is nothing to do."""
+    return math.floor(100 * done / total) if total else 0
+
+
 class ModuleSummary(ResponseModel):
     module_id: str
     completed_lessons: int
     required_lessons: int
     percent: int
+
+    @classmethod
+    def of(cls, module_id: str, done: int, required: int) -> "ModuleSummary":
+        return cls(
+            module_id=module_id, completed_lessons=done, required_lessons=required, percent=percent_of(done, required)
+        )
 
 
 class LastAccessed(ResponseModel):

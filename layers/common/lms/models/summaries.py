@@ -35,12 +35,12 @@ class Contribution:
 @dataclass(frozen=True, slots=True)
 class LessonMarks:
     """Which outline lessons a summary counts as completed and viewed: bitmaps (base64) over the
-    lessons of the outline identified by `stamp`, in outline order; and the latest completion time
+    lessons of the outline at version `outline`, in outline order; and the latest completion time
     of a required lesson (the course's completion date when the last one falls). `applied_through`:
     the newest `updatedAt` among the records applied; a stream image newer than that is newer than
     anything the summary reflects, and may be applied without reading the record again."""
 
-    stamp: str
+    outline: int
     completed: str
     viewed: str
     latest_completion: str | None = None
@@ -82,4 +82,11 @@ class LearnerState:
 
     stored: StoredSummary | None = None
     enrollment: Enrollment | None = None
+    enrolled_on_outline: int = 0  # the outline version the enrollment saw when it was made
     records: dict[str, Progress] = field(default_factory=dict)
+
+    @property
+    def newest_outline(self) -> int:
+        """The newest outline version this learner's items were computed or made against."""
+        stored = self.stored.marks.outline if self.stored and self.stored.marks else 0
+        return max(stored, self.enrolled_on_outline)

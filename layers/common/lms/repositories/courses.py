@@ -1,4 +1,9 @@
-"""Course outlines: the course head, its modules and lessons, and lesson references."""
+"""Course outlines: the course head, its modules and lessons, and lesson references.
+
+The head's `outlineVersion` counts the outline's changes (a module or lesson added, a lesson removed),
+moved in the same write as the change: summaries say which version they were computed against."""
+
+from dataclasses import dataclass
 
 from lms import keys
 from lms.keys import Entity, Writer
@@ -35,6 +40,16 @@ def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> l
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class VersionedCourse:
+    course: Course
+    outline_version: int
+
+
+def _versioned(item: Item) -> VersionedCourse:
+    return VersionedCourse(Course.model_validate(item), int(item.get("outlineVersion", 0)))
+
+
 def lesson_ref_of(item: Item) -> LessonRef:
     """A lesson reference item (keys.lesson_ref) as the value services use."""
     return LessonRef(item["id"], item["courseId"], item["moduleId"], bool(item["required"]))
@@ -65,16 +80,29 @@ class CourseRepository:
                 items.extend(_lesson_items(course.id, module.id, lesson, course.created_at))
         head = course.model_dump(by_alias=True, exclude={"modules"}, exclude_none=True)
         head.update(keys.course(course.id), entity=Entity.COURSE, writer=Writer.API)
-        head.update(lastModulePosition=len(course.modules), seatsTaken=0)
+        head.update(lastModulePosition=len(course.modules), outlineVersion=1)
+        if course.capacity is not None:
+            # Only a capped course counts seats: an uncapped one takes enrollments without writing its
+            # head (a course's counts come from the sharded aggregate). A capacity set later must seed
+            # this counter with the seats taken (docs/architecture.md, "Seats").
+            head.update(seatsTaken=0)
         # put_all raises on the first failure; the head is then never written.
         self._table.put_all(items, parallel=_PARALLEL_BATCHES)
         self._table.put(head, condition="attribute_not_exists(pk)")
 
-    def get_head(self, course_id: str) -> Course | None:
-        item = self._table.get(keys.course(course_id))
-        return Course.model_validate(item) if item else None
+    def get_head(self, course_id: str, *, consistent: bool = True) -> Course | None:
+        found = self.get_versioned_head(course_id, consistent=consistent)
+        return found.course if found else None
+
+    def get_versioned_head(self, course_id: str, *, consistent: bool = True) -> VersionedCourse | None:
+        item = self._table.get(keys.course(course_id), consistent=consistent)
+        return _versioned(item) if item else None
 
     def get_outline(self, course_id: str) -> Course | None:
+        found = self.get_versioned_outline(course_id)
+        return found.course if found else None
+
+    def get_versioned_outline(self, course_id: str) -> VersionedCourse | None:
         items = self._table.query_all(
             key_condition="pk = :pk", expression_values=values(pk=keys.course_partition(course_id))
         )
@@ -94,11 +122,11 @@ class CourseRepository:
             for item in by_entity.get(Entity.MODULE, [])
         ]
         modules.sort(key=lambda m: m.position)
-        return Course.model_validate({**heads[0], "modules": modules})
+        return _versioned({**heads[0], "modules": modules})
 
     def append_module(self, course_id: str, module_id: str, title: str, now: str) -> ModuleCreated | None:
         """Take the next module position from the course head's counter, then store the module."""
-        position = self._next_position(keys.course(course_id), "lastModulePosition", now)
+        position = self._next_position(keys.course(course_id), "lastModulePosition", now, outline_change=True)
         if position is None:
             return None
         module = ModuleCreated(id=module_id, course_id=course_id, title=title, position=position)
@@ -125,7 +153,7 @@ class CourseRepository:
                 "ref": put_action(ref_item),
                 "course": update_action(
                     keys.course(course_id),
-                    "ADD lessonCount :one, requiredLessonCount :req SET updatedAt = :now",
+                    "ADD lessonCount :one, requiredLessonCount :req, outlineVersion :one SET updatedAt = :now",
                     condition="attribute_exists(pk)",
                     expression_values=values(one=1, req=int(lesson.required), now=now),
                 ),
@@ -140,11 +168,14 @@ class CourseRepository:
             required=placed.required,
         )
 
-    def _next_position(self, key: dict[str, str], counter: str, now: str) -> int | None:
+    def _next_position(
+        self, key: dict[str, str], counter: str, now: str, *, outline_change: bool = False
+    ) -> int | None:
+        version = ", outlineVersion :one" if outline_change else ""
         try:
             updated = self._table.update(
                 key,
-                f"ADD {counter} :one SET updatedAt = :now",
+                f"ADD {counter} :one{version} SET updatedAt = :now",
                 condition="attribute_exists(pk)",
                 expression_values=values(one=1, now=now),
             )
@@ -165,8 +196,8 @@ class CourseRepository:
                     "ref": delete_action(keys.lesson_ref(lesson_id)),
                     "course": update_action(
                         keys.course(course_id),
-                        "ADD lessonCount :minus, requiredLessonCount :req SET updatedAt = :now",
-                        expression_values=values(minus=-1, req=-int(required), now=now),
+                        "ADD lessonCount :minus, requiredLessonCount :req, outlineVersion :one SET updatedAt = :now",
+                        expression_values=values(minus=-1, req=-int(required), one=1, now=now),
                     ),
                 }
             )

@@ -1,5 +1,6 @@
 """Enrollments: one item per learner and course (which makes duplicates impossible), an id reference,
-and the course head's seat counter, changed in the same transactions."""
+and, for a course with a capacity, the course head's seat counter, changed in the same transactions.
+An uncapped course's head is not written: enrollments of one course never queue on one item."""
 
 from typing import Any
 
@@ -54,33 +55,38 @@ class EnrollmentRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def _item(self, enrollment: Enrollment) -> dict[str, Any]:
+    def _item(self, enrollment: Enrollment, outline_version: int) -> dict[str, Any]:
         return {
             **keys.enrollment(enrollment.user_id, enrollment.course_id),
             **keys.enrollment_index(enrollment.user_id, enrollment.course_id),
             **enrollment.model_dump(by_alias=True, mode="json"),
             "entity": Entity.ENROLLMENT,
             "writer": Writer.API,
+            # The outline version the enrollment saw: the summarizer computes the learner's first
+            # summary against this one or a newer one (docs/architecture.md, "Outline versions").
+            "outlineVersion": outline_version,
         }
 
-    def create(self, enrollment: Enrollment) -> None:
-        """Store a new enrollment and take a seat, or explain why not."""
+    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
+        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
         ref = {
             **keys.enrollment_ref(enrollment.id),
             "entity": Entity.ENROLLMENT_REF,
             "userId": enrollment.user_id,
             "courseId": enrollment.course_id,
         }
+        actions = {
+            "enrollment": put_action(
+                self._item(enrollment, outline_version),
+                condition="attribute_not_exists(pk)",
+                return_old_on_failure=True,
+            ),
+            "ref": put_action(ref, condition="attribute_not_exists(pk)"),
+        }
+        if capped:
+            actions["seat"] = _seat_update(enrollment.course_id, +1)
         try:
-            self._table.transact(
-                {
-                    "enrollment": put_action(
-                        self._item(enrollment), condition="attribute_not_exists(pk)", return_old_on_failure=True
-                    ),
-                    "ref": put_action(ref, condition="attribute_not_exists(pk)"),
-                    "seat": _seat_update(enrollment.course_id, +1),
-                }
-            )
+            self._table.transact(actions)
         except TransactionCancelledError as cancelled:
             if cancelled.failed("enrollment"):
                 existing = cancelled.item("enrollment") or self._table.get(
@@ -117,7 +123,8 @@ class EnrollmentRepository:
 
     def change_status(self, current: Enrollment, changed: Enrollment, seat_delta: int) -> None:
         """Write a status change if the enrollment is still at `current.version`, moving a seat
-        in the same transaction when the change takes or frees one."""
+        in the same transaction when the change takes or frees one (`seat_delta`: 0 in an uncapped
+        course)."""
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
             "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
@@ -145,7 +152,7 @@ class EnrollmentRepository:
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
-    def delete(self, enrollment: Enrollment) -> None:
+    def delete(self, enrollment: Enrollment, *, capped: bool) -> None:
         actions = {
             "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
@@ -154,7 +161,7 @@ class EnrollmentRepository:
             ),
             "ref": delete_action(keys.enrollment_ref(enrollment.id)),
         }
-        if enrollment.status != EnrollmentStatus.DROPPED:
+        if capped and enrollment.status != EnrollmentStatus.DROPPED:
             actions["seat"] = _seat_update(enrollment.course_id, -1)
         try:
             self._table.transact(actions)

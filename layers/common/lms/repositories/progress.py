@@ -36,49 +36,66 @@ def _versioned(item: Item) -> VersionedProgress:
     return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)))
 
 
+# Lesson -> course, as learned from lesson references (a few MB at most before it starts afresh).
+_LESSONS_REMEMBERED = 50_000
+
+
 class ProgressRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._lesson_courses: dict[str, str] = {}
 
     def lesson_and_progress(self, user_id: str, lesson_id: str) -> tuple[LessonRef | None, VersionedProgress | None]:
-        """Both in one round trip: where the lesson lives, and what the learner did in it so far."""
-        lesson_ref_key, progress_key = keys.lesson_ref(lesson_id), keys.progress(user_id, lesson_id)
-        lesson: LessonRef | None = None
+        """Where the lesson lives, and what the learner did in it so far. The record's key names the
+        course, which only the lesson reference says; a lesson never changes course, so once this
+        execution environment knows it, both come in one BatchGetItem (the reference is still read:
+        a deleted lesson takes no progress)."""
+        course_id = self._lesson_courses.get(lesson_id)
+        if course_id is None:
+            item = self._table.get(keys.lesson_ref(lesson_id))
+            if item is None:
+                return None, None
+            lesson = lesson_ref_of(item)
+            self._remember(lesson)
+            return lesson, self.get(user_id, lesson.course_id, lesson_id)
+        found: LessonRef | None = None
         progress: VersionedProgress | None = None
-        for item in self._table.batch_get([lesson_ref_key, progress_key]):
+        for item in self._table.batch_get([keys.lesson_ref(lesson_id), keys.progress(user_id, course_id, lesson_id)]):
             if item["entity"] == Entity.LESSON_REF:
-                lesson = lesson_ref_of(item)
+                found = lesson_ref_of(item)
             else:
                 progress = _versioned(item)
-        return lesson, progress
+        return found, progress
 
-    def get(self, user_id: str, lesson_id: str) -> VersionedProgress | None:
-        item = self._table.get(keys.progress(user_id, lesson_id))
+    def _remember(self, lesson: LessonRef) -> None:
+        if len(self._lesson_courses) >= _LESSONS_REMEMBERED:
+            self._lesson_courses.clear()
+        self._lesson_courses[lesson.lesson_id] = lesson.course_id
+
+    def get(self, user_id: str, course_id: str, lesson_id: str) -> VersionedProgress | None:
+        item = self._table.get(keys.progress(user_id, course_id, lesson_id))
         return _versioned(item) if item else None
 
     def get_by_id(self, progress_id: str) -> VersionedProgress | None:
         item = self._table.get_by_ref(
-            keys.progress_ref(progress_id), lambda ref: keys.progress(ref["userId"], ref["lessonId"]), progress_id
+            keys.progress_ref(progress_id),
+            lambda ref: keys.progress(ref["userId"], ref["courseId"], ref["lessonId"]),
+            progress_id,
         )
         return _versioned(item) if item else None
 
-    def for_lessons(self, user_id: str, lesson_ids: list[str]) -> dict[str, Progress]:
-        """The learner's records for these lessons, keyed by lesson id (strongly consistent)."""
-        items = self._table.batch_get([keys.progress(user_id, lesson_id) for lesson_id in lesson_ids])
-        return {item["lessonId"]: Progress.model_validate(item) for item in items}
-
     def for_course(self, user_id: str, course_id: str) -> dict[str, Progress]:
         """The learner's records in one course, keyed by lesson id: one strongly consistent Query of
-        the learner's records, charged by the bytes read rather than by the course's lesson count."""
+        that course's key range, whatever the learner did in other courses."""
         items = self._table.query_all(
             key_condition="pk = :pk AND begins_with(sk, :prefix)",
-            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.PROGRESS_PREFIX),
+            expression_values=values(pk=keys.user_partition(user_id), prefix=keys.course_progress_prefix(course_id)),
         )
-        return {i["lessonId"]: Progress.model_validate(i) for i in items if i.get("courseId") == course_id}
+        return {i["lessonId"]: Progress.model_validate(i) for i in items}
 
     def _item(self, progress: Progress, version: int) -> Item:
         return {
-            **keys.progress(progress.user_id, progress.lesson_id),
+            **keys.progress(progress.user_id, progress.course_id, progress.lesson_id),
             **keys.progress_index(progress.user_id, progress.course_id, progress.lesson_id),
             **progress.model_dump(by_alias=True, mode="json"),
             "entity": Entity.PROGRESS,
@@ -116,6 +133,7 @@ class ProgressRepository:
                 **keys.progress_ref(changed.id),
                 "entity": Entity.PROGRESS_REF,
                 "userId": changed.user_id,
+                "courseId": changed.course_id,
                 "lessonId": changed.lesson_id,
             }
             actions["ref"] = put_action(ref)

@@ -63,8 +63,23 @@ class EnrollmentService:
             raise NotFoundError("Course not found.")
         return course
 
+    def _seats(self, current: Enrollment, status: EnrollmentStatus | None, course: Course | None) -> int:
+        """The seats a change takes (+1) or frees (-1; `status` None: deleted), counted only in a
+        course with a capacity."""
+        delta = _seat_delta(current.status, status) if status else -int(current.status != EnrollmentStatus.DROPPED)
+        if delta and (course or self._course(current.course_id)).capacity is None:
+            return 0
+        return delta
+
     def enroll(self, identity: Identity, course_id: str, user_id: str | None) -> EnrollOutcome:
-        course = self._course(course_id)
+        # An eventually consistent read (half the units: the head is read on every enrollment of the
+        # course), again strongly consistent when it finds nothing (a course created a moment ago).
+        head = self._courses.get_versioned_head(course_id, consistent=False) or self._courses.get_versioned_head(
+            course_id
+        )
+        if head is None:
+            raise NotFoundError("Course not found.")
+        course = head.course
         learner = user_id or identity.user_id
         if learner != identity.user_id and not manages_course(identity, course):
             raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
@@ -83,7 +98,9 @@ class EnrollmentService:
 
         def attempt() -> EnrollOutcome:
             try:
-                self._enrollments.create(enrollment)
+                self._enrollments.create(
+                    enrollment, outline_version=head.outline_version, capped=course.capacity is not None
+                )
                 return EnrollOutcome(enrollment=enrollment, created=True)
             except EnrollmentExistsError as exists:
                 if exists.existing.status != EnrollmentStatus.DROPPED:
@@ -110,7 +127,7 @@ class EnrollmentService:
             current, LearnerCompletion(current.progress.percent), StatusRequest(status, self._now(), staff)
         )
         try:
-            self._enrollments.change_status(current, changed, _seat_delta(current.status, changed.status))
+            self._enrollments.change_status(current, changed, self._seats(current, changed.status, course))
         except CourseUnavailableError as full:
             capacity = (course or self._course(current.course_id)).capacity or 0
             raise CourseFullError(capacity) from full
@@ -177,7 +194,7 @@ class EnrollmentService:
             current, course = self._visible(identity, enrollment_id)
             if current.status == EnrollmentStatus.SUSPENDED and not is_staff(identity, course):
                 raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
-            self._enrollments.delete(current)
+            self._enrollments.delete(current, capped=self._seats(current, None, course) != 0)
 
         try:
             STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))

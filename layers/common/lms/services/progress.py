@@ -91,8 +91,9 @@ class ProgressService:
         self._new_id = ids
 
     def record(self, identity: Identity, activity: ProgressRecord) -> ProgressOutcome:
-        """Two round trips when uncontended: one read of lesson and record, one transaction. A write
-        that lost a race is made again over the record the winner stored."""
+        """Two round trips when uncontended (three the first time an execution environment meets the
+        lesson): the lesson and the record, then one transaction. A write that lost a race is made
+        again over the record the winner stored."""
         lesson, current = self._progress.lesson_and_progress(identity.user_id, activity.lesson_id)
         if lesson is None:
             raise NotFoundError("Lesson not found.")
@@ -105,7 +106,7 @@ class ProgressService:
             try:
                 self._progress.save(changed, current.version if current else 0, require_enrollment=True)
             except ProgressChangedError as conflict:
-                current = conflict.current or self._progress.get(identity.user_id, activity.lesson_id)
+                current = conflict.current or self._progress.get(identity.user_id, lesson.course_id, lesson.lesson_id)
                 raise
             return ProgressOutcome(progress=changed, created=previous is None)
 

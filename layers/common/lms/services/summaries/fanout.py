@@ -76,7 +76,9 @@ class FanoutService:
                 course_id, None, PageRequest(LEARNERS_PER_SEGMENT, start), full_pages=True
             )
             changed: Changes = {enrollment.user_id: {} for enrollment in page.items}
-            outcomes = list(self._recomputer.recompute_learners(course_id, changed, cause).values())
+            # Checked against the course head: this fan-out exists to bring its learners to the outline
+            # that changed, which this execution environment may not have seen yet.
+            outcomes = list(self._recomputer.recompute_learners(course_id, changed, cause, fresh=True).values())
             failure = next((outcome for outcome in outcomes if isinstance(outcome, Exception)), None)
             if failure is not None:
                 raise failure  # the segment's record is retried; learners already done are no-ops

@@ -1,41 +1,83 @@
-"""The read path: a learner's summary or the course aggregate, and the course outline cache the
-recompute shares (revalidated with one GetItem of the course head, whose `updatedAt` and lesson
-counts change with every lesson added or removed)."""
+"""The read path: a learner's summary or the course aggregate; and the course outline cache the
+recompute shares, which asks the course head at most once per OUTLINE_REVALIDATE_S per course, never
+per completion (docs/architecture.md, "Outline versions")."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lms.errors import ForbiddenError, NotFoundError
 from lms.identity import Identity
-from lms.models.catalog import Course
 from lms.models.progress import CourseAggregate, LearnerSummary
 from lms.observability import logger
 from lms.repositories.courses import CourseRepository
 from lms.repositories.progress import ProgressRepository
 from lms.repositories.summaries import SummaryRepository
 from lms.services.access import manages_course
-from lms.services.summaries.rules import LearnerProgress, Outline, outline_stamp, summarize
+from lms.services.summaries.rules import LearnerProgress, Outline, summarize
+
+# How long an execution environment uses its cached outline without asking the course head. Summaries
+# stay exact whatever it is (a summary or enrollment made against a newer outline makes the cache
+# reload at once, and the fan-out recomputes every learner); it bounds how soon an ordinary progress
+# event picks up a change on its own: one GetItem per course, environment and second at most.
+OUTLINE_REVALIDATE_S = 1.0
+
+
+@dataclass(slots=True)
+class _Cached:
+    outline: Outline
+    checked_at: float
 
 
 class Outlines:
     """Course outlines, cached as long as the execution environment lives."""
 
-    def __init__(self, courses: CourseRepository) -> None:
+    def __init__(
+        self,
+        courses: CourseRepository,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        revalidate_after: float = OUTLINE_REVALIDATE_S,
+    ) -> None:
         self._courses = courses
-        self._cached: dict[str, Outline] = {}
+        self._clock = clock
+        self._revalidate_after = revalidate_after
+        self._cached: dict[str, _Cached] = {}
 
-    def get(self, course_id: str, head: Course | None = None) -> Outline | None:
-        """The course's outline, from the cache while the course head (read now, unless just read by
-        the caller) says it is current."""
-        head = head or self._courses.get_head(course_id)
-        if head is None:
-            return None
+    def get(self, course_id: str, *, at_least: int = 0, fresh: bool = False) -> Outline | None:
+        """The course's outline: the cached one while it is at least version `at_least` and was
+        checked within the interval (`fresh`: check now); else the head says whether it changed."""
         cached = self._cached.get(course_id)
-        if cached is not None and cached.stamp == outline_stamp(head):
-            return cached
-        course = self._courses.get_outline(course_id)
-        if course is None:
+        now = self._clock()
+        if (
+            cached is not None
+            and not fresh
+            and cached.outline.version >= at_least
+            and now - cached.checked_at < self._revalidate_after
+        ):
+            return cached.outline
+        if cached is not None:
+            head = self._courses.get_versioned_head(course_id)
+            if head is None:
+                return None
+            if head.outline_version == cached.outline.version:
+                cached.checked_at = now
+                return cached.outline
+        found = self._courses.get_versioned_outline(course_id)
+        if found is None:
             return None
-        logger.info("course outline read", extra={"courseId": course_id, "lessons": course.lesson_count})
-        self._cached[course_id] = outline = Outline(course)
+        logger.info("course outline read", extra={"courseId": course_id, "lessons": found.course.lesson_count})
+        outline = Outline(found.course, found.outline_version)
+        self._cached[course_id] = _Cached(outline, now)
         return outline
+
+
+def _reads_own_summary(identity: Identity, user_id: str | None) -> bool:
+    """Whether the caller asks for their own summary whatever the course (staff without `userId`
+    may be asking for the aggregate: that takes the course head)."""
+    if user_id is not None:
+        return user_id == identity.user_id
+    return not (identity.is_admin or identity.is_instructor)
 
 
 class SummaryReader:
@@ -43,11 +85,15 @@ class SummaryReader:
         self._courses = courses
         self._progress = progress
         self._summaries = summaries
-        self._outlines = Outlines(courses)
 
     def read(self, identity: Identity, course_id: str, user_id: str | None) -> LearnerSummary | CourseAggregate:
-        """A learner's summary, or for staff without `userId`, the course aggregate. A summary the
-        stream has not computed yet is computed here, with the same rules, and not stored."""
+        """A learner's summary, or for staff without `userId`, the course aggregate. A learner's own
+        stored summary, while it counts an enrollment, is one GetItem that carries the whole answer. A summary the stream has not computed yet is computed here, with the same rules, and
+        not stored."""
+        if _reads_own_summary(identity, user_id):
+            stored = self._summaries.get(identity.user_id, course_id)
+            if stored is not None and stored.counted.enrolled:
+                return stored.summary  # a deleted enrollment's summary is not counted: 404 below
         course = self._courses.get_head(course_id)
         if course is None:
             raise NotFoundError("Course not found.")
@@ -64,9 +110,10 @@ class SummaryReader:
             raise NotFoundError("No enrollment in this course.")
         if stored is not None:
             return stored.summary
-        outline = self._outlines.get(course_id, course)
-        if outline is None:
+        found = self._courses.get_versioned_outline(course_id)
+        if found is None:
             raise NotFoundError("Course not found.")
+        outline = Outline(found.course, found.outline_version)
         progress = LearnerProgress().apply(outline, self._progress.for_course(learner, course_id).values())
         return summarize(learner, outline, progress, None)
 

@@ -3,33 +3,22 @@ summary, and what it means for the enrollment and the course aggregate. The read
 recompute apply them alike, so a summary computed on read equals the one the stream stores."""
 
 import base64
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from lms.models.catalog import Course, Lesson
 from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus, LearnerCompletion, settle
-from lms.models.progress import LastAccessed, LearnerSummary, ModuleSummary, Progress, ProgressStatus
+from lms.models.progress import LastAccessed, LearnerSummary, ModuleSummary, Progress, ProgressStatus, percent_of
 from lms.models.summaries import Contribution, EnrollmentChange, LessonMarks, StoredSummary, SummaryWrite
 
 
-def percent_of(done: int, total: int) -> int:
-    """floor(100 x done / total), 0 when there is nothing to do."""
-    return math.floor(100 * done / total) if total else 0
-
-
-def outline_stamp(course: Course) -> str:
-    """Identifies an outline version: every lesson added or removed moves the head's `updatedAt`
-    and its counts in the same transaction."""
-    return f"{course.updated_at}|{course.lesson_count}|{course.required_lesson_count}"
-
-
 class Outline:
-    """A course outline with each lesson's place in outline order (modules, then lessons)."""
+    """A course outline, at the version the course head counts (`outlineVersion`: it moves with
+    every module or lesson added and lesson removed), with each lesson's place in outline order."""
 
-    def __init__(self, course: Course) -> None:
+    def __init__(self, course: Course, version: int) -> None:
         self.course = course
-        self.stamp = outline_stamp(course)
+        self.version = version
         self.lessons: list[Lesson] = [lesson for module in course.modules for lesson in module.lessons]
         self.index = {lesson.id: i for i, lesson in enumerate(self.lessons)}
         self.required = {lesson.id for lesson in self.lessons if lesson.required}
@@ -89,7 +78,7 @@ class LearnerProgress:
 
     def marks(self, outline: Outline) -> LessonMarks:
         return LessonMarks(
-            outline.stamp,
+            outline.version,
             outline.bitmap(self.completed),
             outline.bitmap(self.viewed),
             self.latest_completion,
@@ -107,14 +96,7 @@ def summarize(
     for module in outline.course.modules:
         required = [lesson for lesson in module.lessons if lesson.required]
         done = sum(1 for lesson in required if lesson.id in progress.completed)
-        modules.append(
-            ModuleSummary(
-                module_id=module.id,
-                completed_lessons=done,
-                required_lessons=len(required),
-                percent=percent_of(done, len(required)),
-            )
-        )
+        modules.append(ModuleSummary.of(module.id, done, len(required)))
         required_total += len(required)
         done_total += done
         if next_lesson_id is None:
