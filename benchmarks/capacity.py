@@ -2,7 +2,7 @@
 
 Every DynamoDB call made through a botocore session gets ReturnConsumedCapacity=INDEXES; the figures
 DynamoDB Local returns are then brought to what AWS charges where they differ (checked on DynamoDB
-Local 2.x, see the README "Performance and scale"):
+Local 2.x, see docs/performance.md):
 - BatchGetItem: Local charges only the items it found; AWS charges every requested key (a key not
   found costs like an item of up to 4 KB): + 1 RCU (0.5 eventually consistent) per key not returned.
 - GetItem / Query: AWS charges at least 1 RCU (0.5 eventually consistent) even when nothing is found;

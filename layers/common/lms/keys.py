@@ -106,8 +106,8 @@ def enrollment_index(user_id: str, course_id: str) -> Key:
     return {"gsi1pk": course_enrollments_shard(course_id, user_id), "gsi1sk": _user_pk(user_id)}
 
 
-# Index shards per course-wide `gsi1` key: 16 x 1,000 WCU/s per partition (see README "Performance
-# and scale"). Changing it moves learners between shards: existing items would need re-keying.
+# Index shards per course-wide `gsi1` key: 16 x 1,000 WCU/s per partition (docs/performance.md).
+# Changing it moves learners between shards: existing items would need re-keying.
 INDEX_SHARDS = 16
 
 

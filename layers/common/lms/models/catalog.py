@@ -7,7 +7,7 @@ from lms.models.common import RequestModel, ResponseModel, Title, UserId
 
 Description = Annotated[str, StringConstraints(max_length=5000)]
 # What one POST /courses may carry: every lesson is two items (lesson and id reference), so the
-# largest outline is 1,100 items, written well inside the function's timeout (README: figures).
+# largest outline is 1,100 items, written well inside the function's timeout (docs/performance.md).
 MAX_OUTLINE_MODULES = 100
 MAX_OUTLINE_LESSONS = 500
 MAX_LESSONS_PER_MODULE = 200
