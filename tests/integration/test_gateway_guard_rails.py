@@ -1,5 +1,6 @@
 """The HTTP API's guard rails, emulated by the local gateway from template.yaml: JSON access logs in
-the template's format, and DefaultRouteSettings throttling (429 once a route's bucket is empty)."""
+the template's format, DefaultRouteSettings throttling (429 once a route's bucket is empty), and the
+largest request the API documents going through within the function's timeout."""
 
 import dataclasses
 import json
@@ -57,3 +58,15 @@ def test_a_route_answers_429_once_its_burst_is_spent_and_other_routes_are_untouc
 
 def test_the_default_throttle_is_read_from_the_template(local_api: LocalApi) -> None:
     assert local_api.gateway.api.throttle == Throttle(rate=2000.0, burst=4000)
+
+
+def test_the_documented_maximum_outline_is_created(lms: Lms) -> None:
+    """API.md's limits: one POST /courses carries at most 100 modules and 500 lessons; the largest is
+    1,100 items written in batches (issue 16: with the machine busy, every attempt was a 503)."""
+    teacher = lms.user("teacher", "instructor")
+
+    course = lms.create_course(teacher, *[5] * 100)
+
+    assert (len(course["modules"]), course["lessonCount"]) == (100, 500)
+    stored = lms.expect(200, lms.api.get(f"/courses/{course['id']}", teacher.token))
+    assert sum(len(module["lessons"]) for module in stored["modules"]) == 500
