@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from local.httpapi import Authorizer, HttpApiSpec, Route, Throttle, http_api_spec
-from local.lambdas import InvocationError, LambdaService
+from local.lambdas import TIMEOUT_ERROR, InvocationError, LambdaService
 
 log = logging.getLogger("local.gateway")
 
@@ -55,6 +55,8 @@ class Reply(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 
 INTERNAL_ERROR = 500, "Internal Server Error"
+# A function that runs out of its timeout: what HTTP API answers for it.
+SERVICE_UNAVAILABLE = 503, "Service Unavailable"
 
 
 @dataclass
@@ -326,7 +328,8 @@ class Gateway:
             # The traceback is already in the function's log; the client only learns that it failed.
             log.error("%s failed: %s", route.key, exc)
             request.integration_error = str(exc)
-            return message_response(*INTERNAL_ERROR)
+            timed_out = isinstance(exc, InvocationError) and exc.error_type == TIMEOUT_ERROR
+            return message_response(*(SERVICE_UNAVAILABLE if timed_out else INTERNAL_ERROR))
         finally:
             request.integration_latency_ms = round((time.monotonic() - started) * 1000)
 
@@ -482,11 +485,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _read_body(self) -> bytes:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
+        length_header = self.headers.get("content-length") or "0"
+        # Digits only: int() would take "-1" (and read until the client gives up) or "+1" or " 1".
+        if not (length_header.isascii() and length_header.isdigit()):
             self.close_connection = True
-            raise Reply(message_response(400, "Bad Request")) from None
+            raise Reply(message_response(400, "Bad Request"))
+        length = int(length_header)
         if length > MAX_REQUEST_BYTES:
             self.close_connection = True  # the unread body makes the connection unusable
             raise Reply(message_response(413, "Request Entity Too Large"))
