@@ -8,7 +8,6 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
@@ -232,11 +231,6 @@ class LambdaService:
 
     def spec(self, logical_id: str) -> FunctionSpec:
         return self.config.functions[logical_id]
-
-    def has_code(self, logical_id: str) -> bool:
-        spec = self.spec(logical_id)
-        module = spec.handler.rpartition(".")[0].replace(".", "/")
-        return Path(ROOT / spec.code_uri / f"{module}.py").is_file()
 
     def pool(self, logical_id: str) -> FunctionPool:
         with self._lock:
