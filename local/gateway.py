@@ -9,13 +9,11 @@ import binascii
 import json
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -70,11 +68,6 @@ class HttpRequest:
     protocol: str = "HTTP/1.1"
     request_id: str = field(default_factory=lambda: base64.b64encode(os.urandom(10)).decode())
     received_at: float = field(default_factory=time.time)
-    # What the access log reports, filled in as the request goes through the gateway.
-    route_key: str = "-"
-    integration_latency_ms: int | None = None
-    authorizer_error: str | None = None
-    integration_error: str | None = None
 
     @property
     def raw_path(self) -> str:
@@ -157,46 +150,6 @@ class TokenBucket:
             return True
 
 
-_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
-
-
-class AccessLog:
-    """AccessLogSettings, locally: one line per request in the template's Format, appended to a file
-    (the API's log group)."""
-
-    def __init__(self, path: Path, line_format: str) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._format = line_format
-        self._lock = threading.Lock()
-
-    def write(self, request: HttpRequest, response: "HttpResponse", latency_ms: int) -> None:
-        values = {
-            "requestId": request.request_id,
-            "routeKey": request.route_key,
-            "status": str(response.status),
-            "responseLatency": str(latency_ms),
-            "integrationLatency": _or_dash(request.integration_latency_ms),
-            "authorizer.error": _or_dash(request.authorizer_error),
-            "integrationErrorMessage": _or_dash(request.integration_error),
-            "identity.sourceIp": request.source_ip,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
-            "httpMethod": request.method,
-            "path": request.raw_path,
-        }
-        # Values land inside the format's JSON strings: escape them as JSON would.
-        line = _CONTEXT_VARIABLE.sub(lambda m: json.dumps(values.get(m.group(1), "-"))[1:-1], self._format)
-        try:
-            with self._lock, self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line.replace("\n", " ") + "\n")
-        except OSError as exc:  # a log that cannot be written never costs the client its answer
-            log.warning("access log %s: %s", self.path, exc)
-
-
-def _or_dash(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
 class Gateway:
     """Serve the template's HTTP API on host:port (port 0 picks a free one; see `url`)."""
 
@@ -209,9 +162,6 @@ class Gateway:
         self._auth_cache = AuthorizerCache()
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()  # the buckets and the stats
-        log_format = self.api.access_log_format
-        state_dir = lambdas.config.state_dir
-        self.access_log = AccessLog(state_dir / "http-api-access.log", log_format) if log_format else None
         self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
@@ -245,8 +195,6 @@ class Gateway:
         response.headers["apigw-requestid"] = request.request_id
         elapsed_ms = (time.monotonic() - started) * 1000
         log.info("%s %s -> %d (%.0f ms)", request.method, request.target, response.status, elapsed_ms)
-        if self.access_log is not None:
-            self.access_log.write(request, response, round(elapsed_ms))
         return response
 
     def _preflight(self, request: HttpRequest) -> HttpResponse | None:
@@ -274,14 +222,13 @@ class Gateway:
         if found is None:
             raise Reply(message_response(404, "Not Found"))
         route, path_parameters = found
-        request.route_key = route.key
         if not self._within_rate(route):
             raise Reply(message_response(429, "Too Many Requests"))
         event = _base_event(request, route, path_parameters)
         context = None
         if route.authorizer is not None:
             context = self._authorize(self.api.authorizers[route.authorizer], request, route, event)
-        return self._integrate(route, _handler_event(event, request, context), request)
+        return self._integrate(route, _handler_event(event, request, context))
 
     def _within_rate(self, route: Route) -> bool:
         """DefaultRouteSettings throttling, per route, as the stage applies it."""
@@ -300,11 +247,7 @@ class Gateway:
         key = (authorizer.name, *identity)
         decision = self._auth_cache.get(key)
         if decision is None:
-            try:
-                decision = self._invoke_authorizer(authorizer, _authorizer_event(event, request, route, identity))
-            except Reply:
-                request.authorizer_error = "The authorizer failed or returned an invalid response"
-                raise
+            decision = self._invoke_authorizer(authorizer, _authorizer_event(event, request, route, identity))
             self._auth_cache.put(key, decision, authorizer.ttl_seconds)
         if not decision.allowed:
             raise Reply(message_response(403, "Forbidden"))
@@ -320,18 +263,14 @@ class Gateway:
             log.error("authorizer %s failed: %s", authorizer.name, exc)
             raise Reply(message_response(*INTERNAL_ERROR)) from exc
 
-    def _integrate(self, route: Route, event: dict[str, Any], request: HttpRequest) -> HttpResponse:
-        started = time.monotonic()
+    def _integrate(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         try:
             return to_http_response(self.lambdas.invoke(route.function, event))
         except (InvocationError, ValueError, TypeError) as exc:
             # The traceback is already in the function's log; the client only learns that it failed.
             log.error("%s failed: %s", route.key, exc)
-            request.integration_error = str(exc)
             timed_out = isinstance(exc, InvocationError) and exc.error_type == TIMEOUT_ERROR
             return message_response(*(SERVICE_UNAVAILABLE if timed_out else INTERNAL_ERROR))
-        finally:
-            request.integration_latency_ms = round((time.monotonic() - started) * 1000)
 
 
 # ---------------------------------------------------------------------- payload format 2.0

@@ -136,7 +136,6 @@ class HttpApiSpec:
     authorizers: dict[str, Authorizer]
     cors: Cors | None
     throttle: Throttle | None = None
-    access_log_format: str | None = None  # AccessLogSettings.Format, $context variables and all
 
     def find_route(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -166,7 +165,6 @@ def http_api_spec(config: LocalConfig) -> HttpApiSpec:
         authorizers={name: _authorizer(name, spec, functions) for name, spec in auth.get("Authorizers", {}).items()},
         cors=_cors(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
         throttle=_throttle(api.get("DefaultRouteSettings", {})),
-        access_log_format=api.get("AccessLogSettings", {}).get("Format"),
     )
 
 
