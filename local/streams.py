@@ -1,12 +1,13 @@
 """Lambda's DynamoDB event source mapping, locally: follow a table's stream in DynamoDB Local and
 invoke the subscribed function with batches of records in Lambda's event shape.
 
-Honoured from the template: BatchSize, MaximumBatchingWindowInSeconds, FilterCriteria (see
+Honoured from the template: BatchSize, FilterCriteria (see
 tools.event_filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
 go to .local/stream-dlq.jsonl instead of the OnFailure destination) and ParallelizationFactor (see
 `_deliver`). Shards are read in order (a child after its parent), one batch in flight per shard, or per
 lane of a shard with a ParallelizationFactor. BisectBatchOnFunctionError and MaximumRecordAgeInSeconds
-are not emulated: they act only on failures of the function itself and on records hours old.
+are not emulated: they act only on failures of the function itself and on records hours old; nor is
+MaximumBatchingWindowInSeconds (0 in the template: a batch goes as soon as records are read).
 
 Like the mapping, the poller keeps a checkpoint: the last sequence number processed per shard, in
 .local/stream-checkpoints/ (`make dev-reset` deletes it), so a restart resumes after it instead of
@@ -50,7 +51,6 @@ class StreamSource:
     table_name: str
     function: str
     batch_size: int = 100
-    batching_window_seconds: float = 0.0
     filters: tuple[EventPattern, ...] = ()
     report_batch_item_failures: bool = False
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
@@ -78,7 +78,6 @@ def _source(stack: Stack, function: str, props: dict[str, Any]) -> StreamSource:
         table_name=table_names(stack)[stack.logical_id(props["Stream"])],
         function=function,
         batch_size=int(props.get("BatchSize", 100)),
-        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         filters=filter_patterns(props),
         report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
@@ -98,7 +97,6 @@ class _Shard:
     processed: str | None = None  # the checkpoint: every record up to this one is done with
     from_horizon: bool = False  # the last position was trimmed: read again from the oldest record
     pending: list[dict[str, Any]] = field(default_factory=list)  # matching records, in order
-    first_pending_at: float = 0.0
     attempts: int = 0
     retry_at: float = 0.0
 
@@ -223,15 +221,10 @@ class StreamConsumer:
         if not self.source.accepts(record):
             self.stats["records_filtered_out"] += 1
             return
-        if not shard.pending:
-            shard.first_pending_at = time.monotonic()
         shard.pending.append(record)
 
     def _batch_ready(self, shard: _Shard) -> bool:
-        if not shard.pending or time.monotonic() < shard.retry_at:
-            return False
-        window_over = time.monotonic() - shard.first_pending_at >= self.source.batching_window_seconds
-        return window_over or len(shard.pending) >= self.source.batch_size or shard.finished
+        return bool(shard.pending) and time.monotonic() >= shard.retry_at
 
     def _deliver(self, shard: _Shard) -> None:
         """The shard's records are split by partition key into ParallelizationFactor lanes and each
