@@ -70,7 +70,6 @@ class Target:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    arn: str
     bus_name: str
     pattern: EventPattern
     targets: tuple[Target, ...]
@@ -94,25 +93,16 @@ def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> B
         stack.names[lid]["Ref"] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus"
     )
     rules = tuple(
-        _rule(props, stack, resources, secrets, config.region)
+        Rule(
+            props["Name"],
+            props.get("EventBusName", "default"),
+            load_pattern(json.dumps(props["EventPattern"])),
+            tuple(_target(props["Name"], target, stack, resources, secrets) for target in props.get("Targets", [])),
+        )
         for kind, props in resources.values()
         if kind == "AWS::Events::Rule" and props.get("State", "ENABLED") == "ENABLED"
     )
     return BusSpec(buses | {"default"}, rules)
-
-
-def _rule(
-    props: dict[str, Any],
-    stack: Stack,
-    resources: dict[str, tuple[str, dict[str, Any]]],
-    secrets: Mapping[str, Mapping[str, str]],
-    region: str,
-) -> Rule:
-    name = props["Name"]
-    pattern = load_pattern(json.dumps(props["EventPattern"]))
-    targets = tuple(_target(name, target, stack, resources, secrets) for target in props.get("Targets", []))
-    bus = props.get("EventBusName", "default")
-    return Rule(name, f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{bus}/{name}", bus, pattern, targets)
 
 
 def _target(
@@ -134,7 +124,7 @@ def _target(
             name=destination["Name"],
             endpoint=destination["InvocationEndpoint"],
             method=destination["HttpMethod"],
-            headers=_connection_headers(connection),
+            headers={str(h["Key"]): str(h["Value"]) for h in _header_parameters(connection)},
             basic_auth=_basic_auth(rule, connection, secrets),
         ),
         input_paths=transformer.get("InputPathsMap", {}) if transformer else None,
@@ -144,9 +134,11 @@ def _target(
     )
 
 
-def _connection_headers(connection: dict[str, Any]) -> dict[str, str]:
-    parameters = connection.get("AuthParameters", {}).get("InvocationHttpParameters", {})
-    return {str(h["Key"]): str(h["Value"]) for h in parameters.get("HeaderParameters", [])}
+def _header_parameters(connection: dict[str, Any]) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = (
+        connection.get("AuthParameters", {}).get("InvocationHttpParameters", {}).get("HeaderParameters", [])
+    )
+    return parameters
 
 
 def _basic_auth(
