@@ -83,7 +83,7 @@ integration: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed no
 
 fuzz: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
-	@$(PY) -m local.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
+	@$(PY) -m tests.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
 
 event-schemas: $(VENV)/.installed ## Regenerate schemas/events/*.json from the event models
 	PYTHONPATH=layers/common $(PY) -m tools.event_schemas
