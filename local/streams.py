@@ -145,7 +145,7 @@ class StreamConsumer:
         for shard in list(self._shards.values()):
             if self._readable(shard):
                 self._read(shard)
-            if self._batch_ready(shard):
+            if shard.pending and time.monotonic() >= shard.retry_at:
                 self._deliver(shard)
 
     def _refresh_shards(self) -> None:
@@ -223,9 +223,6 @@ class StreamConsumer:
             return
         shard.pending.append(record)
 
-    def _batch_ready(self, shard: _Shard) -> bool:
-        return bool(shard.pending) and time.monotonic() >= shard.retry_at
-
     def _deliver(self, shard: _Shard) -> None:
         """The shard's records are split by partition key into ParallelizationFactor lanes and each
         lane's next batch is invoked at the same time, so records of one key stay in order. A lane
@@ -264,21 +261,14 @@ class StreamConsumer:
             return 0
         return _first_failure(result, batch) if self.source.report_batch_item_failures else None
 
-    def _complete(self, shard: _Shard, count: int) -> None:
-        """The first `count` pending records are done with: move the checkpoint past them."""
-        if count:
-            self._advance(shard, shard.pending[count - 1]["dynamodb"]["SequenceNumber"])
-            del shard.pending[:count]
-        if not shard.pending:
-            self._advance(shard, shard.last_sequence)
-
     def _settle(self, shard: _Shard, settled: set[int]) -> None:
         """Lanes finish out of order: drop the settled records, but move the checkpoint only past the
         settled prefix, so a restart replays (at least once) what an earlier lane still holds."""
         prefix = 0
         while prefix < len(shard.pending) and id(shard.pending[prefix]) in settled:
             prefix += 1
-        self._complete(shard, prefix)
+        if prefix:
+            self._advance(shard, shard.pending[prefix - 1]["dynamodb"]["SequenceNumber"])
         shard.pending[:] = [record for record in shard.pending if id(record) not in settled]
         if not shard.pending:
             self._advance(shard, shard.last_sequence)
