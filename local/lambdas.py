@@ -53,7 +53,7 @@ class _Worker:
     """One execution environment: a `python -m local.worker` child speaking JSON lines."""
 
     def __init__(
-        self, spec: FunctionSpec, environment: dict[str, str], policy: Policy | None, reports: "Reports"
+        self, spec: FunctionSpec, environment: dict[str, str], policy: Policy | None, reports: Reports
     ) -> None:
         self.spec = spec
         self.warm = False
