@@ -83,7 +83,7 @@ integration: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed no
 
 fuzz: $(VENV)/.installed $(SAM_VENV)/.installed node_modules/.installed ## schemathesis over openapi.json as each role: no 5xx allowed
 	@mkdir -p .local
-	@$(PY) -m local.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
+	@$(PY) -m tests.fuzz 2> .local/fuzz-functions.log || { tail -40 .local/fuzz-functions.log; exit 1; }
 
 event-schemas: $(VENV)/.installed ## Regenerate schemas/events/*.json from the event models
 	PYTHONPATH=layers/common $(PY) -m tools.event_schemas
@@ -121,7 +121,7 @@ LRS_PARAMETERS := LrsEndpoint=https://lrs.example.org/xAPI LrsCredentialsSecret=
 infra-check: $(SAM_VENV)/.installed $(INFRA_VENV)/.installed ## cfn-lint, checkov and pip-audit over the template and the pins
 	@mkdir -p .local
 	$(SAM_VENV)/bin/cfn-lint -I -c I -- template.yaml 2> .local/cfn-lint.log
-	$(SAM_VENV)/bin/python -I local/sam_transform.py --expanded template.yaml $(LRS_PARAMETERS) > $(EXPANDED_TEMPLATE)
+	$(SAM_VENV)/bin/python -I tools/sam_transform.py --expanded template.yaml $(LRS_PARAMETERS) > $(EXPANDED_TEMPLATE)
 	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml -f $(EXPANDED_TEMPLATE)
 	$(INFRA_VENV)/bin/python -m tools.audit
 

@@ -20,7 +20,6 @@ import logging
 import queue
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -43,7 +42,6 @@ API_DESTINATION_TIMEOUT_SECONDS = 5  # EventBridge's own limit for an API destin
 RETRYABLE_STATUSES = frozenset({401, 407, 409, 429})
 MAX_BACKOFF_SECONDS = 2.0
 _DYNAMIC_SECRET = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>.+):SecretString:(?P<key>[^:}]+)\}\}$")
-_JSON_PATH = re.compile(r"^\$(?:\.[A-Za-z0-9_\-/]+|\[\d+\])*$")
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 
 
@@ -65,15 +63,13 @@ class Target:
     destination: ApiDestination
     input_paths: dict[str, str] | None  # None: no InputTransformer, the whole event is sent
     input_template: str | None
-    maximum_retry_attempts: int = 185
-    maximum_event_age_seconds: int = 86400
+    maximum_retry_attempts: int = 185  # RetryPolicy's (its MaximumEventAgeInSeconds is not emulated)
     dead_letter: bool = False
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
-    arn: str
     bus_name: str
     pattern: EventPattern
     targets: tuple[Target, ...]
@@ -83,10 +79,6 @@ class Rule:
 class BusSpec:
     bus_names: frozenset[str]
     rules: tuple[Rule, ...]
-
-
-class EventBusTemplateError(ValueError):
-    """The template uses EventBridge features this emulation does not provide."""
 
 
 def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> BusSpec:
@@ -101,25 +93,16 @@ def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> B
         stack.names[lid]["Ref"] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus"
     )
     rules = tuple(
-        _rule(props, stack, resources, secrets, config.region)
+        Rule(
+            props["Name"],
+            props.get("EventBusName", "default"),
+            load_pattern(json.dumps(props["EventPattern"])),
+            tuple(_target(props["Name"], target, stack, resources, secrets) for target in props.get("Targets", [])),
+        )
         for kind, props in resources.values()
         if kind == "AWS::Events::Rule" and props.get("State", "ENABLED") == "ENABLED"
     )
     return BusSpec(buses | {"default"}, rules)
-
-
-def _rule(
-    props: dict[str, Any],
-    stack: Stack,
-    resources: dict[str, tuple[str, dict[str, Any]]],
-    secrets: Mapping[str, Mapping[str, str]],
-    region: str,
-) -> Rule:
-    name = props["Name"]
-    pattern = load_pattern(json.dumps(props["EventPattern"]))
-    targets = tuple(_target(name, target, stack, resources, secrets) for target in props.get("Targets", []))
-    bus = props.get("EventBusName", "default")
-    return Rule(name, f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{bus}/{name}", bus, pattern, targets)
 
 
 def _target(
@@ -131,48 +114,38 @@ def _target(
 ) -> Target:
     kind, destination = resources.get(stack.logical_id(props["Arn"]), ("", {}))
     if kind != "AWS::Events::ApiDestination":
-        raise EventBusTemplateError(f"rule {rule}: only API destination targets are emulated, not {props['Arn']}")
+        raise ValueError(f"rule {rule}: only API destination targets are emulated, not {props['Arn']}")
     _, connection = resources[stack.logical_id(destination["ConnectionArn"])]
     transformer = props.get("InputTransformer")
     retry = props.get("RetryPolicy", {})
-    if transformer is not None:
-        for name, path in transformer.get("InputPathsMap", {}).items():
-            if not _JSON_PATH.match(path):
-                raise EventBusTemplateError(f"rule {rule}: JSON path {path!r} of {name!r} is not emulated")
     return Target(
         id=props["Id"],
         destination=ApiDestination(
             name=destination["Name"],
             endpoint=destination["InvocationEndpoint"],
             method=destination["HttpMethod"],
-            headers=_connection_headers(connection) | _header_parameters(props.get("HttpParameters", {})),
+            headers={str(h["Key"]): str(h["Value"]) for h in _header_parameters(connection)},
             basic_auth=_basic_auth(rule, connection, secrets),
         ),
         input_paths=transformer.get("InputPathsMap", {}) if transformer else None,
         input_template=transformer["InputTemplate"] if transformer else None,
         maximum_retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
-        maximum_event_age_seconds=int(retry.get("MaximumEventAgeInSeconds", 86400)),
         dead_letter="DeadLetterConfig" in props,
     )
 
 
-def _connection_headers(connection: dict[str, Any]) -> dict[str, str]:
-    parameters = connection.get("AuthParameters", {}).get("InvocationHttpParameters", {})
-    return _header_parameters(parameters)
-
-
-def _header_parameters(parameters: dict[str, Any]) -> dict[str, str]:
-    headers = parameters.get("HeaderParameters", [])
-    if isinstance(headers, dict):  # a rule target's HttpParameters: a map
-        return {str(k): str(v) for k, v in headers.items()}
-    return {str(h["Key"]): str(h["Value"]) for h in headers}
+def _header_parameters(connection: dict[str, Any]) -> list[dict[str, Any]]:
+    parameters: list[dict[str, Any]] = (
+        connection.get("AuthParameters", {}).get("InvocationHttpParameters", {}).get("HeaderParameters", [])
+    )
+    return parameters
 
 
 def _basic_auth(
     rule: str, connection: dict[str, Any], secrets: Mapping[str, Mapping[str, str]]
 ) -> tuple[str, str] | None:
     if connection.get("AuthorizationType") != "BASIC":
-        raise EventBusTemplateError(f"rule {rule}: only BASIC connections are emulated")
+        raise ValueError(f"rule {rule}: only BASIC connections are emulated")
     basic = connection["AuthParameters"]["BasicAuthParameters"]
     return _secret_value(basic["Username"], secrets), _secret_value(basic["Password"], secrets)
 
@@ -183,7 +156,7 @@ def _secret_value(value: str, secrets: Mapping[str, Mapping[str, str]]) -> str:
         return value
     secret = secrets.get(match["secret"])
     if secret is None or match["key"] not in secret:
-        raise EventBusTemplateError(f"secret {match['secret']!r} (key {match['key']!r}) is not known locally")
+        raise ValueError(f"secret {match['secret']!r} (key {match['key']!r}) is not known locally")
     return secret[match["key"]]
 
 
@@ -254,7 +227,6 @@ class _Delivery:
     event: dict[str, Any]
     rule: Rule
     target: Target
-    received_at: float
     attempts: int = 0
 
 
@@ -336,7 +308,7 @@ class LocalEventBus:
         for rule in self.spec.rules:
             if rule.bus_name == event["_bus"] and rule.pattern.matches_event(event["body"]):
                 for target in rule.targets:
-                    self._deliveries.put(_Delivery(event["body"], rule, target, time.monotonic()))
+                    self._deliveries.put(_Delivery(event["body"], rule, target))
         return {"EventId": event["body"]["id"]}
 
     def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -397,8 +369,7 @@ class LocalEventBus:
             return
         self._count("deliveries_failed")
         retryable = status == 0 or status >= 500 or status in RETRYABLE_STATUSES
-        age = time.monotonic() - delivery.received_at
-        if retryable and delivery.attempts <= target.maximum_retry_attempts and age < target.maximum_event_age_seconds:
+        if retryable and delivery.attempts <= target.maximum_retry_attempts:
             # Queued again after a backoff; other deliveries go on meanwhile.
             backoff = min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
             retry = threading.Timer(backoff, self._deliveries.put, (delivery,))

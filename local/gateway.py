@@ -1,26 +1,25 @@
-"""An API Gateway HTTP API, locally: routes, Lambda authorizer, CORS and payload format 2.0, all read
-from template.yaml, in front of the functions run by `local.lambdas`.
+"""An API Gateway HTTP API, locally: routes, Lambda authorizer, CORS, throttling and payload format
+2.0, all read from template.yaml (local.httpapi), in front of the functions run by `local.lambdas`.
 
-Paths are served at the root: the local API is the `$default` stage (no /dev prefix).
+Paths are served at the root: the local API is the `$default` stage (no /dev prefix). SAM CLI's own
+`sam local start-api` service (samcli.local.apigw) is not used: it has no throttling, no authorizer
+cache, no 413, answers a preflight 200 and a function failure 502, and runs in the SAM venv (Flask).
 """
 
 import base64
-import binascii
 import json
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from local.httpapi import Authorizer, HttpApiSpec, Route, Throttle, http_api_spec
-from local.lambdas import InvocationError, LambdaService
+from local.lambdas import TIMEOUT_ERROR, InvocationError, LambdaService
 
 log = logging.getLogger("local.gateway")
 
@@ -37,7 +36,6 @@ class HttpResponse:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    cookies: list[str] = field(default_factory=list)
 
 
 def message_response(status: int, message: str) -> HttpResponse:
@@ -49,12 +47,9 @@ def message_response(status: int, message: str) -> HttpResponse:
 class Reply(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Stop processing and answer with `response` (a gateway-generated error)."""
 
-    def __init__(self, response: HttpResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-INTERNAL_ERROR = 500, "Internal Server Error"
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status)
+        self.response = message_response(status, message)
 
 
 @dataclass
@@ -68,11 +63,6 @@ class HttpRequest:
     protocol: str = "HTTP/1.1"
     request_id: str = field(default_factory=lambda: base64.b64encode(os.urandom(10)).decode())
     received_at: float = field(default_factory=time.time)
-    # What the access log reports, filled in as the request goes through the gateway.
-    route_key: str = "-"
-    integration_latency_ms: int | None = None
-    authorizer_error: str | None = None
-    integration_error: str | None = None
 
     @property
     def raw_path(self) -> str:
@@ -86,15 +76,6 @@ class HttpRequest:
     def headers(self) -> dict[str, str]:
         """Lower-cased names; repeated headers joined by commas, as payload 2.0 does."""
         return _join_pairs((name.lower(), value) for name, value in self.header_pairs)
-
-    @cached_property
-    def query(self) -> dict[str, str]:
-        return _join_pairs(parse_qsl(self.raw_query, keep_blank_values=True))
-
-    @property
-    def cookies(self) -> list[str]:
-        raw = self.headers.get("cookie", "")
-        return [c.strip() for c in raw.replace(",", ";").split(";") if c.strip()]
 
 
 def _join_pairs(pairs: Any) -> dict[str, str]:
@@ -111,30 +92,6 @@ class GatewayStats:
     authorizer_invocations: int = 0
 
 
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    context: dict[str, Any]
-
-
-class AuthorizerCache:
-    """Decisions (allow and deny) by identity-source values, for ReauthorizeEvery seconds."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, ...], tuple[float, Decision]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...]) -> Decision | None:
-        with self._lock:
-            expires_at, decision = self._entries.get(key, (0.0, None))
-            return decision if time.monotonic() < expires_at else None
-
-    def put(self, key: tuple[str, ...], decision: Decision, ttl_seconds: int) -> None:
-        if ttl_seconds > 0:
-            with self._lock:
-                self._entries[key] = (time.monotonic() + ttl_seconds, decision)
-
-
 class TokenBucket:
     """API Gateway's throttling: `burst` requests at once, refilled at `rate` per second."""
 
@@ -142,57 +99,16 @@ class TokenBucket:
         self._throttle = throttle
         self._tokens = float(throttle.burst)
         self._at = time.monotonic()
-        self._lock = threading.Lock()
 
     def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self._throttle.burst, self._tokens + (now - self._at) * self._throttle.rate)
-            self._at = now
-            if self._tokens < 1:
-                return False
-            self._tokens -= 1
-            return True
-
-
-_CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
-
-
-class AccessLog:
-    """AccessLogSettings, locally: one line per request in the template's Format, appended to a file
-    (the API's log group)."""
-
-    def __init__(self, path: Path, line_format: str) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._format = line_format
-        self._lock = threading.Lock()
-
-    def write(self, request: HttpRequest, response: "HttpResponse", latency_ms: int) -> None:
-        values = {
-            "requestId": request.request_id,
-            "routeKey": request.route_key,
-            "status": str(response.status),
-            "responseLatency": str(latency_ms),
-            "integrationLatency": _or_dash(request.integration_latency_ms),
-            "authorizer.error": _or_dash(request.authorizer_error),
-            "integrationErrorMessage": _or_dash(request.integration_error),
-            "identity.sourceIp": request.source_ip,
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
-            "httpMethod": request.method,
-            "path": request.raw_path,
-        }
-        # Values land inside the format's JSON strings: escape them as JSON would.
-        line = _CONTEXT_VARIABLE.sub(lambda m: json.dumps(values.get(m.group(1), "-"))[1:-1], self._format)
-        try:
-            with self._lock, self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line.replace("\n", " ") + "\n")
-        except OSError as exc:  # a log that cannot be written never costs the client its answer
-            log.warning("access log %s: %s", self.path, exc)
-
-
-def _or_dash(value: object) -> str:
-    return "-" if value is None else str(value)
+        """Called under the gateway's lock."""
+        now = time.monotonic()
+        self._tokens = min(self._throttle.burst, self._tokens + (now - self._at) * self._throttle.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class Gateway:
@@ -204,12 +120,10 @@ class Gateway:
         self.lambdas = lambdas
         self.api = api or http_api_spec(lambdas.config)
         self.stats = GatewayStats()
-        self._auth_cache = AuthorizerCache()
+        # Authorizer decisions (allow and deny) by identity-source values, until they expire.
+        self._decisions: dict[tuple[str, ...], tuple[float, bool, dict[str, Any]]] = {}
         self._buckets: dict[str, TokenBucket] = {}
-        self._lock = threading.Lock()  # the buckets and the stats
-        log_format = self.api.access_log_format
-        state_dir = lambdas.config.state_dir
-        self.access_log = AccessLog(state_dir / "http-api-access.log", log_format) if log_format else None
+        self._lock = threading.Lock()  # the decisions, the buckets and the stats
         self._server = _Server((host, port), self)
         self._thread: threading.Thread | None = None
 
@@ -239,96 +153,75 @@ class Gateway:
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
-        response = self._preflight(request) or self._respond(request)
+        origin = request.headers.get("origin")
+        cors = self.api.cors
+        if cors and request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+            # A CORS preflight: answered by API Gateway itself, no route, no authorizer.
+            response = HttpResponse(204, cors.preflight_headers(origin))
+        else:
+            try:
+                response = self._handle(request)
+            except Reply as reply:
+                response = reply.response
+            response.headers.update(cors.response_headers(origin) if cors else {})  # the gateway's errors too
         response.headers["apigw-requestid"] = request.request_id
         elapsed_ms = (time.monotonic() - started) * 1000
         log.info("%s %s -> %d (%.0f ms)", request.method, request.target, response.status, elapsed_ms)
-        if self.access_log is not None:
-            self.access_log.write(request, response, round(elapsed_ms))
-        return response
-
-    def _preflight(self, request: HttpRequest) -> HttpResponse | None:
-        """CORS preflight, answered by API Gateway itself (no route, no authorizer) when CORS is on."""
-        cors = self.api.cors
-        if cors is None or request.method != "OPTIONS":
-            return None
-        if "access-control-request-method" not in request.headers:
-            return None
-        if self.api.find_route("OPTIONS", request.raw_path) is not None:
-            return None  # an explicit OPTIONS route wins
-        return HttpResponse(204, cors.preflight_headers(request.headers.get("origin")))
-
-    def _respond(self, request: HttpRequest) -> HttpResponse:
-        try:
-            response = self._handle(request)
-        except Reply as reply:
-            response = reply.response
-        if self.api.cors:  # on every answer, the gateway's own errors included
-            response.headers.update(self.api.cors.response_headers(request.headers.get("origin")))
         return response
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
         found = self.api.find_route(request.method, request.raw_path)
         if found is None:
-            raise Reply(message_response(404, "Not Found"))
+            raise Reply(404, "Not Found")
         route, path_parameters = found
-        request.route_key = route.key
-        if not self._within_rate(route):
-            raise Reply(message_response(429, "Too Many Requests"))
+        if self.api.throttle is not None:  # per route, as the stage applies DefaultRouteSettings
+            with self._lock:
+                allowed = self._buckets.setdefault(route.key, TokenBucket(self.api.throttle)).take()
+            if not allowed:
+                raise Reply(429, "Too Many Requests")
         event = _base_event(request, route, path_parameters)
-        context = None
         if route.authorizer is not None:
-            context = self._authorize(self.api.authorizers[route.authorizer], request, route, event)
-        return self._integrate(route, _handler_event(event, request, context), request)
+            context = self._authorize(self.api.authorizers[route.authorizer], request, event)
+            event["requestContext"] = {**event["requestContext"], "authorizer": {"lambda": context}}
+        return self._integrate(route, _with_body(event, request.body))
 
-    def _within_rate(self, route: Route) -> bool:
-        """DefaultRouteSettings throttling, per route, as the stage applies it."""
-        if self.api.throttle is None:
-            return True
-        with self._lock:
-            bucket = self._buckets.setdefault(route.key, TokenBucket(self.api.throttle))
-        return bucket.take()
-
-    def _authorize(
-        self, authorizer: Authorizer, request: HttpRequest, route: Route, event: dict[str, Any]
-    ) -> dict[str, Any]:
-        identity = authorizer.identity_source(request.headers, request.query)
+    def _authorize(self, authorizer: Authorizer, request: HttpRequest, event: dict[str, Any]) -> dict[str, Any]:
+        identity = authorizer.identity_source(request.headers)
         if identity is None:
-            raise Reply(message_response(401, "Unauthorized"))
+            raise Reply(401, "Unauthorized")
         key = (authorizer.name, *identity)
-        decision = self._auth_cache.get(key)
-        if decision is None:
-            try:
-                decision = self._invoke_authorizer(authorizer, _authorizer_event(event, request, route, identity))
-            except Reply:
-                request.authorizer_error = "The authorizer failed or returned an invalid response"
-                raise
-            self._auth_cache.put(key, decision, authorizer.ttl_seconds)
-        if not decision.allowed:
-            raise Reply(message_response(403, "Forbidden"))
-        return decision.context
+        with self._lock:
+            expires_at, allowed, context = self._decisions.get(key, (0.0, False, {}))
+        if time.monotonic() >= expires_at:
+            allowed, context = self._invoke_authorizer(authorizer, _authorizer_event(event, request, identity))
+            with self._lock:
+                self._decisions[key] = (time.monotonic() + authorizer.ttl_seconds, allowed, context)
+        if not allowed:
+            raise Reply(403, "Forbidden")
+        return context
 
-    def _invoke_authorizer(self, authorizer: Authorizer, event: dict[str, Any]) -> Decision:
+    def _invoke_authorizer(self, authorizer: Authorizer, event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """A simple response `{"isAuthorized", "context"}` (the template enables simple responses)."""
         with self._lock:
             self.stats.authorizer_invocations += 1
         try:
             result = self.lambdas.invoke(authorizer.function, event)
-            return parse_decision(result, authorizer.simple_responses)
-        except (InvocationError, ValueError) as exc:
-            log.error("authorizer %s failed: %s", authorizer.name, exc)
-            raise Reply(message_response(*INTERNAL_ERROR)) from exc
+        except InvocationError as exc:
+            result = exc
+        if not (isinstance(result, dict) and isinstance(result.get("isAuthorized"), bool)):
+            log.error("authorizer %s failed or answered without a boolean isAuthorized: %s", authorizer.name, result)
+            raise Reply(500, "Internal Server Error")
+        return result["isAuthorized"], result.get("context") or {}
 
-    def _integrate(self, route: Route, event: dict[str, Any], request: HttpRequest) -> HttpResponse:
-        started = time.monotonic()
+    def _integrate(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         try:
             return to_http_response(self.lambdas.invoke(route.function, event))
-        except (InvocationError, ValueError, TypeError) as exc:
+        except (InvocationError, ValueError) as exc:
             # The traceback is already in the function's log; the client only learns that it failed.
             log.error("%s failed: %s", route.key, exc)
-            request.integration_error = str(exc)
-            return message_response(*INTERNAL_ERROR)
-        finally:
-            request.integration_latency_ms = round((time.monotonic() - started) * 1000)
+            if isinstance(exc, InvocationError) and exc.error_type == TIMEOUT_ERROR:
+                return message_response(503, "Service Unavailable")  # what HTTP API answers for it
+            return message_response(500, "Internal Server Error")
 
 
 # ---------------------------------------------------------------------- payload format 2.0
@@ -336,99 +229,66 @@ class Gateway:
 
 def _base_event(request: HttpRequest, route: Route, path_parameters: dict[str, str]) -> dict[str, Any]:
     """What the authorizer event and the integration event share."""
-    headers = {name: value for name, value in request.headers.items() if name != "cookie"}
+    headers = dict(request.headers)
     headers.setdefault("x-forwarded-for", request.source_ip)
     headers.setdefault("x-forwarded-proto", "http")
     headers.setdefault("x-forwarded-port", str(request.server_port))
+    domain = request.headers.get("host", f"127.0.0.1:{request.server_port}")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.key,
         "rawPath": request.raw_path,
         "rawQueryString": request.raw_query,
         "headers": headers,
-        "requestContext": _request_context(request, route),
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": domain,
+            "domainPrefix": domain.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.raw_path,
+                "protocol": request.protocol,
+                "sourceIp": request.source_ip,
+                "userAgent": request.headers.get("user-agent", ""),
+            },
+            "requestId": request.request_id,
+            "routeKey": route.key,
+            "stage": STAGE,
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
+            "timeEpoch": int(request.received_at * 1000),
+        },
     }
-    optional = {
-        "cookies": request.cookies,
-        "queryStringParameters": request.query,
-        "pathParameters": path_parameters,
-    }
+    query = _join_pairs(parse_qsl(request.raw_query, keep_blank_values=True))
+    optional = {"queryStringParameters": query, "pathParameters": path_parameters}
     event.update({name: value for name, value in optional.items() if value})
     return event
 
 
-def _request_context(request: HttpRequest, route: Route) -> dict[str, Any]:
-    domain = request.headers.get("host", f"127.0.0.1:{request.server_port}")
-    return {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": domain,
-        "domainPrefix": domain.split(".")[0],
-        "http": {
-            "method": request.method,
-            "path": request.raw_path,
-            "protocol": request.protocol,
-            "sourceIp": request.source_ip,
-            "userAgent": request.headers.get("user-agent", ""),
-        },
-        "requestId": request.request_id,
-        "routeKey": route.key,
-        "stage": STAGE,
-        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
-        "timeEpoch": int(request.received_at * 1000),
-    }
-
-
-def _authorizer_event(base: dict[str, Any], request: HttpRequest, route: Route, identity: list[str]) -> dict[str, Any]:
+def _authorizer_event(base: dict[str, Any], request: HttpRequest, identity: list[str]) -> dict[str, Any]:
     route_arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/{request.method}{request.raw_path}"
     return {**base, "type": "REQUEST", "routeArn": route_arn, "identitySource": identity}
 
 
-def _handler_event(
-    base: dict[str, Any], request: HttpRequest, authorizer_context: dict[str, Any] | None
-) -> dict[str, Any]:
-    event = {**base, "isBase64Encoded": False}
-    if authorizer_context is not None:
-        event["requestContext"] = {**base["requestContext"], "authorizer": {"lambda": authorizer_context}}
-    if request.body:
+def _with_body(event: dict[str, Any], body: bytes) -> dict[str, Any]:
+    event = {**event, "isBase64Encoded": False}
+    if body:
         try:
-            event["body"] = request.body.decode("utf-8")
+            event["body"] = body.decode("utf-8")
         except UnicodeDecodeError:
-            event["body"], event["isBase64Encoded"] = base64.b64encode(request.body).decode(), True
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     return event
 
 
-def parse_decision(result: Any, simple_responses: bool) -> Decision:
-    """A simple response `{"isAuthorized", "context"}`: the template's authorizer returns no IAM policy."""
-    if not simple_responses:
-        raise ValueError("only simple authorizer responses (EnableSimpleResponses) are emulated")
-    if not (isinstance(result, dict) and isinstance(result.get("isAuthorized"), bool)):
-        raise ValueError("simple response without a boolean isAuthorized")
-    return Decision(result["isAuthorized"], result.get("context") or {})
-
-
 def to_http_response(result: Any) -> HttpResponse:
-    """Interpret a function's result the way payload format 2.0 does."""
-    if not (isinstance(result, dict) and "statusCode" in result):
-        # "Bare" results: API Gateway assumes 200 and JSON; a string is the body as is.
-        body = result if isinstance(result, str) else json.dumps(result)
-        return HttpResponse(200, {"content-type": "application/json"}, body.encode())
-    status = result["statusCode"]
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        raise ValueError(f"invalid statusCode {status!r}")
-    body = result.get("body") or ""
-    if not isinstance(body, str):
-        raise ValueError("body must be a string")
-    try:
-        data = base64.b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
-    except binascii.Error as exc:
-        raise ValueError("isBase64Encoded body is not base64") from exc
-    headers = {
-        name.lower(): str(value)
-        for name, value in (result.get("headers") or {}).items()
-        if name.lower() not in _HOP_BY_HOP
-    }
-    return HttpResponse(status, headers, data, [str(cookie) for cookie in result.get("cookies") or []])
+    """Interpret a function's result the way payload format 2.0 does (the handlers return a
+    statusCode, a string body and headers; nothing else is emulated)."""
+    status = result.get("statusCode") if isinstance(result, dict) else None
+    body = result.get("body") or "" if isinstance(result, dict) else None
+    if not (isinstance(status, int) and 100 <= status <= 599 and isinstance(body, str)):
+        raise ValueError(f"not a payload 2.0 response with a statusCode and a string body: {result!r}")
+    headers = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
+    return HttpResponse(status, {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}, body.encode())
 
 
 # ---------------------------------------------------------------------- HTTP server
@@ -472,32 +332,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ConnectionError:
             self.close_connection = True  # the client left before the answer: nothing to tell it
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
-
     def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, which the fuzzer sends, ...) reaches routing too, and no route has
-        # it: a 404 as on API Gateway, not http.server's 501.
+        # Every method (TRACE, which the fuzzer sends, ...) reaches routing, and no route has most of
+        # them: a 404 as on API Gateway, not http.server's 501.
         if name.startswith("do_"):
             return self._serve
         raise AttributeError(name)
 
     def _read_body(self) -> bytes:
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
+        length = self.headers.get("content-length") or "0"
+        # Digits only: int() would take "-1" (and read until the client gives up) or "+1" or " 1".
+        if not (length.isascii() and length.isdigit()):
             self.close_connection = True
-            raise Reply(message_response(400, "Bad Request")) from None
-        if length > MAX_REQUEST_BYTES:
+            raise Reply(400, "Bad Request")
+        if int(length) > MAX_REQUEST_BYTES:
             self.close_connection = True  # the unread body makes the connection unusable
-            raise Reply(message_response(413, "Request Entity Too Large"))
-        return self.rfile.read(length)
+            raise Reply(413, "Request Entity Too Large")
+        return self.rfile.read(int(length))
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        for cookie in response.cookies:
-            self.send_header("set-cookie", cookie)
         self.send_header("content-length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":

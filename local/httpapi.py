@@ -1,4 +1,9 @@
-"""The HTTP API as template.yaml declares it: routes, the Lambda authorizer and CORS."""
+"""The HTTP API as template.yaml declares it: routes, the Lambda authorizer, CORS and throttling.
+
+Only what the template uses is read (a template using more fails here, at start): routes of one
+method with `{param}` segments, a REQUEST authorizer of payload format 2.0 with simple responses and
+header identity sources, `!Ref <Function>.Alias` as its function.
+"""
 
 import re
 from dataclasses import dataclass
@@ -8,12 +13,12 @@ from urllib.parse import unquote
 
 from local.config import LocalConfig
 
-_PARAMETER = re.compile(r"\{(\w+)(\+?)\}")
+_PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
 class Route:
-    method: str  # an HTTP method or ANY
+    method: str
     path: str  # as in the template, e.g. /courses/{courseId}
     function: str  # logical id of the integration
     authorizer: str | None  # None: open route (Auth.Authorizer NONE, or no authorizer at all)
@@ -24,61 +29,29 @@ class Route:
 
     @cached_property
     def _pattern(self) -> re.Pattern[str]:
-        return _compile(self.path)
+        segments = (_PARAMETER.fullmatch(segment) or segment for segment in self.path.split("/"))
+        return re.compile("/".join(re.escape(s) if isinstance(s, str) else f"(?P<{s[1]}>[^/]+)" for s in segments))
 
-    @property
-    def _segments(self) -> list[str]:
-        return self.path.strip("/").split("/")
-
-    def specificity(self) -> tuple[tuple[int, ...], int]:
-        """Sort key: literal segments beat {param}, which beats {greedy+}, left to right (as API
-        Gateway picks the most specific route); an exact method beats ANY."""
-        ranks = tuple(_segment_rank(segment) for segment in self._segments)
-        return ranks, int(self.method == "ANY")
+    def specificity(self) -> tuple[bool, ...]:
+        """Sort key: a literal segment beats a {param}, left to right, as API Gateway picks routes."""
+        return tuple(bool(_PARAMETER.fullmatch(segment)) for segment in self.path.split("/"))
 
     def match(self, method: str, raw_path: str) -> dict[str, str] | None:
         """The URL-decoded path parameters if the request hits this route, else None."""
-        if self.method not in ("ANY", method):
-            return None
-        found = self._pattern.fullmatch(raw_path)
-        if found is None:
-            return None
-        return {name: unquote(value) for name, value in found.groupdict().items()}
-
-
-def _segment_rank(segment: str) -> int:
-    parameter = _PARAMETER.fullmatch(segment)
-    if parameter is None:
-        return 0
-    return 2 if parameter.group(2) else 1
-
-
-def _compile(path: str) -> re.Pattern[str]:
-    def pattern(segment: str) -> str:
-        parameter = _PARAMETER.fullmatch(segment)
-        if parameter is None:
-            return re.escape(segment)
-        name, greedy = parameter.groups()
-        return f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
-
-    return re.compile("/" + "/".join(pattern(s) for s in path.strip("/").split("/")))
+        found = self._pattern.fullmatch(raw_path) if method == self.method else None
+        return None if found is None else {name: unquote(value) for name, value in found.groupdict().items()}
 
 
 @dataclass(frozen=True)
 class Authorizer:
-    """A Lambda REQUEST authorizer, payload format 2.0."""
-
     name: str
     function: str
     identity_headers: tuple[str, ...]
-    identity_query_strings: tuple[str, ...]
     ttl_seconds: int
-    simple_responses: bool
 
-    def identity_source(self, headers: dict[str, str], query: dict[str, str]) -> list[str] | None:
+    def identity_source(self, headers: dict[str, str]) -> list[str] | None:
         """The identity values, or None when one is missing (API Gateway then answers 401)."""
         values = [headers.get(name.lower(), "") for name in self.identity_headers]
-        values += [query.get(name, "") for name in self.identity_query_strings]
         return values if all(values) else None
 
 
@@ -89,25 +62,14 @@ class Cors:
     allow_methods: tuple[str, ...]
     expose_headers: tuple[str, ...]
     max_age: int | None
-    allow_credentials: bool
-
-    def allowed_origin(self, origin: str | None) -> str | None:
-        if not origin:
-            return None
-        if "*" in self.allow_origins:
-            return "*"
-        return origin if origin in self.allow_origins else None
 
     def response_headers(self, origin: str | None) -> dict[str, str]:
         """Headers API Gateway adds to every response for a request from an allowed origin."""
-        allowed = self.allowed_origin(origin)
-        if allowed is None:
+        if not origin or not ({"*", origin} & set(self.allow_origins)):
             return {}
-        headers = {"access-control-allow-origin": allowed}
+        headers = {"access-control-allow-origin": "*" if "*" in self.allow_origins else origin}
         if self.expose_headers:
             headers["access-control-expose-headers"] = ",".join(self.expose_headers)
-        if self.allow_credentials:
-            headers["access-control-allow-credentials"] = "true"
         return headers
 
     def preflight_headers(self, origin: str | None) -> dict[str, str]:
@@ -136,7 +98,6 @@ class HttpApiSpec:
     authorizers: dict[str, Authorizer]
     cors: Cors | None
     throttle: Throttle | None = None
-    access_log_format: str | None = None  # AccessLogSettings.Format, $context variables and all
 
     def find_route(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -160,69 +121,56 @@ def http_api_spec(config: LocalConfig) -> HttpApiSpec:
     api = config.stack.serverless.get(next(iter(api_ids), ""), {}).get("Properties", {})
     auth = api.get("Auth", {})
     routes = [_route(logical_id, props, auth.get("DefaultAuthorizer")) for logical_id, props in events]
-    functions = {spec.name: logical_id for logical_id, spec in config.functions.items()}
+    cors, throttle = api.get("CorsConfiguration"), api.get("DefaultRouteSettings", {})
     return HttpApiSpec(
         routes=tuple(sorted(routes, key=Route.specificity)),
-        authorizers={name: _authorizer(name, spec, functions) for name, spec in auth.get("Authorizers", {}).items()},
-        cors=_cors(api["CorsConfiguration"]) if api.get("CorsConfiguration") else None,
-        throttle=_throttle(api.get("DefaultRouteSettings", {})),
-        access_log_format=api.get("AccessLogSettings", {}).get("Format"),
+        authorizers={name: _authorizer(name, spec) for name, spec in auth.get("Authorizers", {}).items()},
+        cors=_cors(cors) if cors else None,
+        # API Gateway's account-level defaults stand in for a limit not given.
+        throttle=Throttle(
+            float(throttle.get("ThrottlingRateLimit", 10000)), int(throttle.get("ThrottlingBurstLimit", 5000))
+        )
+        if {"ThrottlingRateLimit", "ThrottlingBurstLimit"} & throttle.keys()
+        else None,
     )
-
-
-def _throttle(settings: dict[str, Any]) -> Throttle | None:
-    if "ThrottlingRateLimit" not in settings and "ThrottlingBurstLimit" not in settings:
-        return None
-    # API Gateway's account-level defaults stand in for the one not given.
-    return Throttle(float(settings.get("ThrottlingRateLimit", 10000)), int(settings.get("ThrottlingBurstLimit", 5000)))
 
 
 def _route(function: str, props: dict[str, Any], default_authorizer: str | None) -> Route:
     authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
-    return Route(
-        method=str(props["Method"]).upper(),
-        path=props["Path"],
-        function=function,
-        authorizer=None if authorizer in (None, "NONE") else authorizer,
-    )
+    method, path = str(props["Method"]).upper(), str(props["Path"])
+    if method == "ANY" or "+}" in path:
+        raise ValueError(f"{function}: ANY routes and greedy path parameters are not emulated")
+    return Route(method, path, function, None if authorizer in (None, "NONE") else authorizer)
 
 
-def _authorizer(name: str, spec: dict[str, Any], functions: dict[str, str]) -> Authorizer:
-    if str(spec.get("AuthorizerPayloadFormatVersion")) != "2.0":
-        raise ValueError(f"authorizer {name}: only payload format 2.0 is emulated")
+def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
     identity = spec.get("Identity", {})
+    function = str(spec["FunctionArn"])
+    # SAM's resolver leaves `!Ref <Function>.Alias` as its text: locally a function has no versions.
+    if (
+        str(spec.get("AuthorizerPayloadFormatVersion")) != "2.0"
+        or not spec.get("EnableSimpleResponses")
+        or set(identity) - {"Headers", "ReauthorizeEvery"}
+        or not function.endswith(".Alias")
+    ):
+        raise ValueError(f"authorizer {name}: only what the template uses is emulated (see local/httpapi.py)")
     return Authorizer(
-        name=name,
-        function=_authorizer_function(name, spec["FunctionArn"], functions),
-        identity_headers=tuple(identity.get("Headers", [])),
-        identity_query_strings=tuple(identity.get("QueryStrings", [])),
-        ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
-        simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+        name,
+        function.removesuffix(".Alias"),
+        tuple(identity.get("Headers", [])),
+        int(identity.get("ReauthorizeEvery", 300)),
     )
-
-
-def _authorizer_function(name: str, function_arn: str, functions: dict[str, str]) -> str:
-    """The logical id behind `!GetAtt <Function>.Arn` (resolved to the function's ARN) or
-    `!Ref <Function>.Alias` (its AutoPublishAlias, which SAM's resolver leaves as the reference's
-    text): locally a function has no versions."""
-    if function_arn.endswith(".Alias"):
-        return function_arn.removesuffix(".Alias")
-    if function_arn.rsplit(":function:", 1)[-1] in functions:
-        return functions[function_arn.rsplit(":function:", 1)[-1]]
-    raise ValueError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn or !Ref <Function>.Alias locally")
 
 
 def _cors(spec: dict[str, Any]) -> Cors:
-    return Cors(
-        allow_origins=_as_list(spec.get("AllowOrigins")),
-        allow_headers=_as_list(spec.get("AllowHeaders")),
-        allow_methods=_as_list(spec.get("AllowMethods")),
-        expose_headers=_as_list(spec.get("ExposeHeaders")),
-        max_age=int(spec["MaxAge"]) if "MaxAge" in spec else None,
-        allow_credentials=bool(spec.get("AllowCredentials", False)),
-    )
-
-
-def _as_list(value: Any) -> tuple[str, ...]:
     # SAM's processor resolves a CommaDelimitedList parameter to a list, as CloudFormation does.
-    return tuple(str(item) for item in value or ())
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(str(item) for item in spec.get(key) or ())
+
+    return Cors(
+        allow_origins=strings("AllowOrigins"),
+        allow_headers=strings("AllowHeaders"),
+        allow_methods=strings("AllowMethods"),
+        expose_headers=strings("ExposeHeaders"),
+        max_age=int(spec["MaxAge"]) if "MaxAge" in spec else None,
+    )

@@ -17,7 +17,7 @@ resource policies, permission boundaries, SCPs.
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -27,29 +27,15 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from tools.template import ACCOUNT_ID, SECRET_SUFFIX, Stack
 
 
-class _ManagedPolicies(Mapping[str, list[dict[str, Any]]]):
-    """AWS's managed policies (name -> statements) as moto ships them, for the ones SAM attaches and
-    any a role names; read on first use (in the parent only: workers get their role's statements)."""
-
-    def __getitem__(self, name: str) -> list[dict[str, Any]]:
-        return _as_statements(_aws_managed_policies()[name]["Document"])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_aws_managed_policies())
-
-    def __len__(self) -> int:
-        return len(_aws_managed_policies())
-
-
 @cache
 def _aws_managed_policies() -> dict[str, Any]:
+    """AWS's managed policies as moto ships them (read on first use, in the parent only: workers get
+    their role's statements)."""
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
     policies: dict[str, Any] = json.loads(aws_managed_policies_data)
     return policies
 
-
-MANAGED_POLICIES = _ManagedPolicies()
 
 # What an event source mapping reads from a DynamoDB stream with the function's role, and sends to
 # an SQS on-failure destination.
@@ -147,10 +133,10 @@ def function_policies(stack: Stack) -> dict[str, Policy]:
 
 
 def _managed(arn: str) -> list[dict[str, Any]]:
-    name = arn.rsplit("/", 1)[-1]
-    if name not in MANAGED_POLICIES:
+    policy = _aws_managed_policies().get(arn.rsplit("/", 1)[-1])
+    if policy is None:
         raise ValueError(f"managed policy {arn} is not among the AWS managed policies moto ships")
-    return MANAGED_POLICIES[name]
+    return _as_statements(policy["Document"])
 
 
 def _as_statements(document: Any) -> list[dict[str, Any]]:

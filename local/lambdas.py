@@ -8,7 +8,6 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
@@ -17,9 +16,9 @@ from local.iam import Policy
 from local.loader import ROOT
 from local.template import FunctionSpec
 
-_COUNTS_LOCK = threading.Lock()
 # Lambda gives the init phase (imports, cold start) its own 10 s on top of the function's timeout.
 INIT_TIMEOUT_SECONDS = 10
+TIMEOUT_ERROR = "Sandbox.Timedout"
 
 
 class InvocationError(Exception):
@@ -30,15 +29,35 @@ class InvocationError(Exception):
         self.error_type = error_type
 
 
+class Reports:
+    """What Lambda's REPORT lines and metrics tell: each function's slowest invocation as its
+    environment measured it, timeouts, and the AWS calls IAM checked ("checked") and refused ("denied")."""
+
+    def __init__(self) -> None:
+        self.slowest_ms: dict[str, float] = {}
+        self.timeouts: Counter[str] = Counter()
+        self.iam_calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, function: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.slowest_ms[function] = max(self.slowest_ms.get(function, 0.0), float(message["durationMs"]))
+            self.iam_calls.update(message.get("iam", {}))
+
+    def timed_out(self, function: str) -> None:
+        with self._lock:
+            self.timeouts[function] += 1
+
+
 class _Worker:
     """One execution environment: a `python -m local.worker` child speaking JSON lines."""
 
     def __init__(
-        self, spec: FunctionSpec, environment: dict[str, str], policy: Policy | None, iam_counts: Counter[str]
+        self, spec: FunctionSpec, environment: dict[str, str], policy: Policy | None, reports: Reports
     ) -> None:
         self.spec = spec
         self.warm = False
-        self._iam_counts = iam_counts
+        self._reports = reports
         policy_argument = [policy.to_json()] if policy is not None else []
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "local.worker", spec.to_json(), *policy_argument],
@@ -71,15 +90,15 @@ class _Worker:
         except queue.Empty:
             # Lambda stops a timed-out environment; its next invocation gets a fresh one.
             self.kill()
+            self._reports.timed_out(self.spec.logical_id)
             raise InvocationError(
-                self.spec.logical_id, "Sandbox.Timedout", f"Task timed out after {timeout} seconds"
+                self.spec.logical_id, TIMEOUT_ERROR, f"Task timed out after {timeout} seconds"
             ) from None
         if line is None:
             raise InvocationError(self.spec.logical_id, "Runtime.ExitError", "the worker exited")
         self.warm = True
         message: dict[str, Any] = json.loads(line)
-        with _COUNTS_LOCK:
-            self._iam_counts.update(message.get("iam", {}))
+        self._reports.add(self.spec.logical_id, message)
         if "error" in message:
             error = message["error"]
             raise InvocationError(self.spec.logical_id, error["errorType"], error["errorMessage"])
@@ -131,12 +150,12 @@ class FunctionPool:
         environment: dict[str, str],
         max_workers: int,
         policy: Policy | None = None,
-        iam_counts: Counter[str] | None = None,
+        reports: Reports | None = None,
     ) -> None:
         self.spec = spec
         self._environment = environment
         self._policy = policy
-        self._iam_counts = Counter[str]() if iam_counts is None else iam_counts
+        self._reports = Reports() if reports is None else reports
         self._max_workers = max_workers
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -177,7 +196,7 @@ class FunctionPool:
                         return worker
                     self._all.discard(worker)  # died while idle (e.g. the handler called exit)
                 if len(self._all) < self._max_workers:
-                    worker = _Worker(self.spec, self._environment, self._policy, self._iam_counts)
+                    worker = _Worker(self.spec, self._environment, self._policy, self._reports)
                     self._all.add(worker)
                     return worker
                 self._condition.wait()
@@ -206,18 +225,12 @@ class LambdaService:
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
         self.invocations: Counter[str] = Counter()
-        # AWS calls the functions made, as IAM saw them: "checked" and "denied" (AccessDenied).
-        self.iam_calls: Counter[str] = Counter()
+        self.reports = Reports()
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
 
     def spec(self, logical_id: str) -> FunctionSpec:
         return self.config.functions[logical_id]
-
-    def has_code(self, logical_id: str) -> bool:
-        spec = self.spec(logical_id)
-        module = spec.handler.rpartition(".")[0].replace(".", "/")
-        return Path(ROOT / spec.code_uri / f"{module}.py").is_file()
 
     def pool(self, logical_id: str) -> FunctionPool:
         with self._lock:
@@ -229,7 +242,7 @@ class LambdaService:
                     environment,
                     self.config.max_workers_per_function,
                     self.config.function_policy(spec),
-                    self.iam_calls,
+                    self.reports,
                 )
             return self._pools[logical_id]
 

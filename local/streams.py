@@ -1,12 +1,13 @@
 """Lambda's DynamoDB event source mapping, locally: follow a table's stream in DynamoDB Local and
 invoke the subscribed function with batches of records in Lambda's event shape.
 
-Honoured from the template: BatchSize, MaximumBatchingWindowInSeconds, FilterCriteria (see
+Honoured from the template: BatchSize, FilterCriteria (see
 tools.event_filters), FunctionResponseTypes ReportBatchItemFailures, MaximumRetryAttempts (then the records
-go to .local/stream-dlq.jsonl instead of the OnFailure destination), MaximumRecordAgeInSeconds, and
-BisectBatchOnFunctionError approximately (after a function error the next attempt takes half the
-batch), and ParallelizationFactor (see `_deliver`). Shards are read in order (a child after
-its parent), one batch in flight per shard, or per lane of a shard with a ParallelizationFactor.
+go to .local/stream-dlq.jsonl instead of the OnFailure destination) and ParallelizationFactor (see
+`_deliver`). Shards are read in order (a child after its parent), one batch in flight per shard, or per
+lane of a shard with a ParallelizationFactor. BisectBatchOnFunctionError and MaximumRecordAgeInSeconds
+are not emulated: they act only on failures of the function itself and on records hours old; nor is
+MaximumBatchingWindowInSeconds (0 in the template: a batch goes as soon as records are read).
 
 Like the mapping, the poller keeps a checkpoint: the last sequence number processed per shard, in
 .local/stream-checkpoints/ (`make dev-reset` deletes it), so a restart resumes after it instead of
@@ -45,17 +46,14 @@ MAX_RETRY_BACKOFF_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class StreamSource:
-    """One `Type: DynamoDB` event of a function; `function` None only drains the stream."""
+    """One `Type: DynamoDB` event of a function."""
 
     table_name: str
-    function: str | None = None
+    function: str
     batch_size: int = 100
-    batching_window_seconds: float = 0.0
     filters: tuple[EventPattern, ...] = ()
     report_batch_item_failures: bool = False
     maximum_retry_attempts: int = -1  # -1: until the record expires, as on Lambda
-    maximum_record_age_seconds: int = -1
-    bisect_on_error: bool = False
     parallelization_factor: int = 1
     on_failure_arn: str | None = None  # the OnFailure destination (records go to a local file instead)
 
@@ -64,19 +62,14 @@ class StreamSource:
 
 
 def stream_sources(lambdas: LambdaService) -> list[StreamSource]:
-    """The template's DynamoDB event sources; without any, a drain-only reader per streamed table."""
+    """The template's DynamoDB event sources."""
     config = lambdas.config
-    sources = [
+    return [
         _source(config.stack, logical_id, event["Properties"])
         for logical_id, spec in config.functions.items()
         for event in spec.events.values()
         if event.get("Type") == "DynamoDB"
     ]
-    if sources:
-        return sources
-    names = table_names(config.stack)
-    tables = config.stack.of_type("AWS::DynamoDB::Table")
-    return [StreamSource(table_name=names[lid]) for lid, props in tables.items() if props.get("StreamSpecification")]
 
 
 def _source(stack: Stack, function: str, props: dict[str, Any]) -> StreamSource:
@@ -85,12 +78,9 @@ def _source(stack: Stack, function: str, props: dict[str, Any]) -> StreamSource:
         table_name=table_names(stack)[stack.logical_id(props["Stream"])],
         function=function,
         batch_size=int(props.get("BatchSize", 100)),
-        batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         filters=filter_patterns(props),
         report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-        maximum_record_age_seconds=int(props.get("MaximumRecordAgeInSeconds", -1)),
-        bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
         parallelization_factor=int(props.get("ParallelizationFactor", 1)),
         on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
     )
@@ -107,9 +97,7 @@ class _Shard:
     processed: str | None = None  # the checkpoint: every record up to this one is done with
     from_horizon: bool = False  # the last position was trimmed: read again from the oldest record
     pending: list[dict[str, Any]] = field(default_factory=list)  # matching records, in order
-    first_pending_at: float = 0.0
     attempts: int = 0
-    batch_limit: int = 0
     retry_at: float = 0.0
 
     @property
@@ -133,8 +121,7 @@ class StreamConsumer:
         self._hash_key = ""
         self._shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
-        self._missing_code_logged = False
-        self._checkpoint_path = checkpoint_dir / f"{source.function or 'drain'}-{source.table_name}.json"
+        self._checkpoint_path = checkpoint_dir / f"{source.function}-{source.table_name}.json"
         self._checkpoint: dict[str, str] = {}
         self.refusal: str | None = None  # why the function's role may not read the stream
 
@@ -158,7 +145,7 @@ class StreamConsumer:
         for shard in list(self._shards.values()):
             if self._readable(shard):
                 self._read(shard)
-            if self._batch_ready(shard):
+            if shard.pending and time.monotonic() >= shard.retry_at:
                 self._deliver(shard)
 
     def _refresh_shards(self) -> None:
@@ -175,7 +162,6 @@ class StreamConsumer:
                         shard.get("ParentShardId"),
                         last_sequence=resume_after,
                         processed=resume_after,
-                        batch_limit=self.source.batch_size,
                     )
             if "LastEvaluatedShardId" not in description:
                 break
@@ -232,89 +218,48 @@ class StreamConsumer:
         return iterator
 
     def _accept(self, shard: _Shard, record: dict[str, Any]) -> None:
-        self.stats["records_read"] += 1
         if not self.source.accepts(record):
             self.stats["records_filtered_out"] += 1
             return
-        if not shard.pending:
-            shard.first_pending_at = time.monotonic()
         shard.pending.append(record)
-
-    def _batch_ready(self, shard: _Shard) -> bool:
-        if not shard.pending or time.monotonic() < shard.retry_at:
-            return False
-        window_over = time.monotonic() - shard.first_pending_at >= self.source.batching_window_seconds
-        return window_over or len(shard.pending) >= shard.batch_limit or shard.finished
 
     def _deliver(self, shard: _Shard) -> None:
         """The shard's records are split by partition key into ParallelizationFactor lanes and each
         lane's next batch is invoked at the same time, so records of one key stay in order. A lane
         whose batch fails keeps its records from the first failure; the shard retries them after a
-        backoff (retries, bisection and dead-lettering are counted per shard, not per lane)."""
-        self._drop_expired(shard)
-        if not shard.pending:
-            return
-        if not self._can_invoke():
-            self.stats["records_drained"] += len(shard.pending)
-            self._complete(shard, len(shard.pending))
-            return
+        backoff (retries and dead-lettering are counted per shard, not per lane)."""
         lanes: dict[int, list[dict[str, Any]]] = {}
         for record in shard.pending:
             key = json.dumps(record["dynamodb"]["Keys"].get(self._hash_key), sort_keys=True).encode()
             lanes.setdefault(zlib.crc32(key) % self.source.parallelization_factor, []).append(record)
-        batches = [records[: shard.batch_limit] for records in lanes.values()]
+        batches = [records[: self.source.batch_size] for records in lanes.values()]
         with ThreadPoolExecutor(len(batches)) as pool:
             results = list(pool.map(self._invoke, batches))
         done: set[int] = set()
         failed: list[dict[str, Any]] = []
-        for batch, (failed_from, _) in zip(batches, results, strict=True):
+        for batch, failed_from in zip(batches, results, strict=True):
             done |= {id(record) for record in batch[:failed_from]}
             failed += batch[failed_from:] if failed_from is not None else []
-        self.stats["batches_succeeded"] += sum(1 for failed_from, _ in results if failed_from is None)
         self._settle(shard, done)
         if not failed:
-            shard.attempts, shard.batch_limit = 0, self.source.batch_size
+            shard.attempts = 0
             return
         shard.attempts += 1
-        if self.source.bisect_on_error and any(function_error for _, function_error in results):
-            shard.batch_limit = max(1, max(len(batch) for batch in batches) // 2)
         if 0 <= self.source.maximum_retry_attempts < shard.attempts:
             self._dead_letter(shard, failed)
             self._settle(shard, {id(record) for record in failed})
-            shard.attempts, shard.batch_limit = 0, self.source.batch_size
+            shard.attempts = 0
             return
         shard.retry_at = time.monotonic() + min(MAX_RETRY_BACKOFF_SECONDS, 0.1 * 2**shard.attempts)
 
-    def _can_invoke(self) -> bool:
-        function = self.source.function
-        if function is None:
-            return False
-        present = self.lambdas.has_code(function)
-        if present == self._missing_code_logged:  # log each change of state once
-            self._missing_code_logged = not present
-            message = "%s: code missing, draining stream records" if not present else "%s: code found"
-            log.warning(message, function)
-        return present
-
-    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int | None, bool]:
-        """(index of the first failed record or None, whether the function itself failed)."""
-        assert self.source.function is not None
+    def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
+        """The index of the first failed record, or None."""
         try:
             result = self.lambdas.invoke(self.source.function, {"Records": batch})
         except InvocationError as exc:
             log.error("stream batch of %d records failed: %s", len(batch), exc)
-            return 0, True
-        if not self.source.report_batch_item_failures:
-            return None, False
-        return _first_failure(result, batch), False
-
-    def _complete(self, shard: _Shard, count: int) -> None:
-        """The first `count` pending records are done with: move the checkpoint past them."""
-        if count:
-            self._advance(shard, shard.pending[count - 1]["dynamodb"]["SequenceNumber"])
-            del shard.pending[:count]
-        if not shard.pending:
-            self._advance(shard, shard.last_sequence)
+            return 0
+        return _first_failure(result, batch) if self.source.report_batch_item_failures else None
 
     def _settle(self, shard: _Shard, settled: set[int]) -> None:
         """Lanes finish out of order: drop the settled records, but move the checkpoint only past the
@@ -322,7 +267,8 @@ class StreamConsumer:
         prefix = 0
         while prefix < len(shard.pending) and id(shard.pending[prefix]) in settled:
             prefix += 1
-        self._complete(shard, prefix)
+        if prefix:
+            self._advance(shard, shard.pending[prefix - 1]["dynamodb"]["SequenceNumber"])
         shard.pending[:] = [record for record in shard.pending if id(record) not in settled]
         if not shard.pending:
             self._advance(shard, shard.last_sequence)
@@ -355,11 +301,7 @@ class StreamConsumer:
     def _stream_access_refused(self, stream_arn: str) -> str | None:
         """AWS checks at CreateEventSourceMapping that the function's role may read the stream and send
         to the on-failure destination."""
-        policy = (
-            self.lambdas.config.function_policy(self.lambdas.spec(self.source.function))
-            if self.source.function
-            else None
-        )
+        policy = self.lambdas.config.function_policy(self.lambdas.spec(self.source.function))
         if policy is None:
             return None
         region = self.lambdas.config.region
@@ -374,18 +316,7 @@ class StreamConsumer:
             return policy.denial(DESTINATION_SEND_ACTION, destination)
         return None
 
-    def _drop_expired(self, shard: _Shard) -> None:
-        max_age = self.source.maximum_record_age_seconds
-        if max_age < 0:
-            return
-        oldest_allowed = time.time() - max_age
-        fresh = [r for r in shard.pending if r["dynamodb"]["ApproximateCreationDateTime"] >= oldest_allowed]
-        if len(fresh) < len(shard.pending):
-            log.warning("%d stream records older than %ds skipped", len(shard.pending) - len(fresh), max_age)
-            shard.pending[:] = fresh
-
     def _dead_letter(self, shard: _Shard, records: list[dict[str, Any]]) -> None:
-        self.stats["records_dead_lettered"] += len(records)
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "function": self.source.function,

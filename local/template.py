@@ -47,7 +47,7 @@ def function_specs(stack: Stack) -> dict[str, FunctionSpec]:
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
             name=name,
-            code_uri=props["Code"]["S3Key"],  # the code's path (see local/sam_transform.py)
+            code_uri=props["Code"]["S3Key"],  # the code's path (see tools/sam_transform.py)
             handler=props["Handler"],
             memory_mb=int(props.get("MemorySize", 128)),
             timeout_seconds=int(props.get("Timeout", 3)),

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,20 +60,24 @@ class ExecutionEnvironment:
     def invoke_to_line(self, event: Any, request_id: str) -> str:
         """Run one invocation and describe its outcome as a protocol line; the traceback goes to the
         log (stderr) only, as on Lambda."""
-        iam: dict[str, Any] = {}
+        started = time.monotonic()
         try:
-            result = self.invoke(event, request_id)
-            iam = self._iam_counts()
-            return to_json({"result": result, **iam})
+            outcome: dict[str, Any] = {"result": self.invoke(event, request_id)}
         except Exception as exc:
             traceback.print_exc()
-            iam = iam or self._iam_counts()
-            error_type = "Runtime.MarshalError" if isinstance(exc, MarshalError) else type(exc).__name__
-            return json.dumps({"error": {"errorType": error_type, "errorMessage": str(exc)}, **iam})
+            outcome = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+        report = self._report(started)
+        try:
+            return to_json({**outcome, **report})
+        except MarshalError as exc:
+            traceback.print_exc()
+            return json.dumps({"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}, **report})
 
-    def _iam_counts(self) -> dict[str, Any]:
-        """What IAM checked during the invocation; it travels with the answer (the parent counts it)."""
-        return {"iam": self._enforcer.take_counts()} if self._enforcer else {}
+    def _report(self, started: float) -> dict[str, Any]:
+        """What travels with the answer for the parent to count, as Lambda's REPORT line: the
+        invocation's duration, and what IAM checked during it."""
+        iam = {"iam": self._enforcer.take_counts()} if self._enforcer else {}
+        return {"durationMs": round((time.monotonic() - started) * 1000, 1), **iam}
 
 
 def _snapshot_and_restore() -> None:

@@ -1,4 +1,4 @@
-"""template.yaml as `sam deploy` creates it, read through SAM CLI's own tools: local/sam_transform.py,
+"""template.yaml as `sam deploy` creates it, read through SAM CLI's own tools: tools/sam_transform.py,
 run with the SAM CLI's venv, expands the language extensions, applies the SAM transform and resolves
 every intrinsic with local names and ARNs (account ACCOUNT_ID). The template is the only schema:
 production tools, the local runtime and the tests all read it here.
@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
-SCRIPT = ROOT / "local" / "sam_transform.py"
+SCRIPT = ROOT / "tools" / "sam_transform.py"
 SAM_PINS = ROOT / "requirements-sam.txt"
 CACHE_DIR = ROOT / ".local" / "template"
 ACCOUNT_ID = "000000000000"
@@ -34,7 +34,7 @@ DEFAULT_REGION = "us-east-1"
 
 @dataclass(frozen=True)
 class Stack:
-    """One expansion of the template (see local/sam_transform.py for each part)."""
+    """One expansion of the template (see tools/sam_transform.py for each part)."""
 
     source: dict[str, Any]  # the template as SAM parses it: the short-form tags in their long form
     parameters: dict[str, str]  # every parameter's value, its default unless given

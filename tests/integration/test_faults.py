@@ -1,12 +1,14 @@
-"""Faults, on 127.0.0.1 only and bounded in time: DynamoDB Local killed under load (503 problems with
-Retry-After within the function timeout, never a hang; the same stack serves again once it is back,
-and the summaries converge), and an execution environment killed mid-request (API Gateway's 500, then
-a fresh environment for the next request)."""
+"""Faults, on 127.0.0.1 only: DynamoDB Local killed under load (503 problems with Retry-After, every
+function answering within its own timeout as the runtime measures it, never a hang; the same stack
+serves again once it is back, and the summaries converge), and an execution environment killed
+mid-request (API Gateway's 500, then a fresh environment for the next request).
+
+Nothing here measures the wall clock: a busy machine slows every request, and the test asserts what
+the functions did instead (the runtime's report of each invocation's duration, and its timeouts)."""
 
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +25,14 @@ from tests.integration.conftest import PROBLEM_JSON, ApiClient, Lms, User
 
 pytestmark = pytest.mark.integration
 
-FUNCTION_TIMEOUT_SECONDS = 10  # Globals.Function.Timeout in template.yaml
+# A guard against a hang (a request that never returns), never a measure of speed.
+HANG_GUARD_SECONDS = 120
 LOAD_THREADS = 4
 LEARNERS = 6
 
 
 @dataclass
 class Outcome:
-    started: float
-    seconds: float
     status: int
     content_type: str
     retry_after: str | None
@@ -61,14 +62,13 @@ class Load:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=FUNCTION_TIMEOUT_SECONDS + 5)
+            thread.join(timeout=HANG_GUARD_SECONDS)
         assert not any(t.is_alive() for t in self._threads), "a request never answered"
 
     def _run(self, index: int) -> None:
         step = index
         while not self._stop.is_set():
             learner = self.learners[step % len(self.learners)]
-            started = time.monotonic()
             if step % 4 == 2:
                 response = self.api.get(f"/progress/course/{self.course_id}/summary", learner.token)
             elif step % 4 == 3:  # through Powertools Idempotency's own store: 409, already enrolled
@@ -78,13 +78,11 @@ class Load:
                 lesson = self.lessons[(step // len(self.learners)) % len(self.lessons)]
                 body = {"lessonId": lesson, "action": "complete"}
                 response = self.api.post("/progress", learner.token, json=body)
-            self._record(started, response)
+            self._record(response)
             step += LOAD_THREADS
 
-    def _record(self, started: float, response: requests.Response) -> None:
+    def _record(self, response: requests.Response) -> None:
         outcome = Outcome(
-            started,
-            time.monotonic() - started,
             response.status_code,
             response.headers.get("content-type", ""),
             response.headers.get("retry-after"),
@@ -93,9 +91,14 @@ class Load:
         with self._lock:
             self.outcomes.append(outcome)
 
-    def since(self, moment: float) -> list[Outcome]:
+    def since(self, count: int) -> list[Outcome]:
+        """The outcomes recorded after the first `count` (e.g. of requests sent after an event)."""
         with self._lock:
-            return [o for o in self.outcomes if o.started >= moment]
+            return self.outcomes[count:]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.outcomes)
 
 
 @dataclass
@@ -134,20 +137,19 @@ def test_dynamodb_killed_under_load_gives_503s_then_the_same_stack_recovers_and_
     load = Load(lms.api, learners, lms.lesson_ids(course), course["id"])
     load.start()
     try:
-        poll_until(lambda: sum(o.status < 300 for o in load.outcomes) >= 20, timeout=30, what="a warm load")
-        killed_at = time.monotonic()
+        poll_until(lambda: sum(o.status < 300 for o in load.outcomes) >= 20, timeout=60, what="a warm load")
         fault_stack.ddb.kill()
+        # Requests in flight when it died may still succeed: the outage is what follows them.
+        killed_at = load.count() + LOAD_THREADS
         during = poll_until(lambda: load.since(killed_at), lambda got: len(got) >= 12, timeout=60, what="answers")
-        back_at = time.monotonic()
         fault_stack.ddb.start()
-        started_at = time.monotonic()
+        back_at = load.count() + LOAD_THREADS  # answers from here on were all sent to a running DynamoDB
         poll_until(
-            lambda: [o for o in load.since(started_at) if o.status < 300],
+            lambda: [o for o in load.since(back_at) if o.status < 300],
             lambda ok: len(ok) >= 10,
             timeout=60,
             what="successes after the restart",
         )
-        recovered_at = min(o.started + o.seconds for o in load.since(started_at) if o.status < 300)
     finally:
         load.stop()
 
@@ -157,18 +159,22 @@ def test_dynamodb_killed_under_load_gives_503s_then_the_same_stack_recovers_and_
         assert failure.status == 503, failure.body
         assert failure.content_type == PROBLEM_JSON
         assert failure.retry_after is not None
-    assert all(o.status < 500 for o in load.since(started_at)), "a restarted DynamoDB still fails requests"
-    slowest = max(o.seconds for o in load.outcomes)
-    assert slowest < FUNCTION_TIMEOUT_SECONDS + 1  # the function answered: no timeout, no hang
+    assert all(o.status < 500 for o in load.since(back_at)), "a restarted DynamoDB still fails requests"
+    # Every function answered within its own timeout, by the runtime's measure of each invocation.
+    reports = fault_stack.api.lambdas.reports
+    assert not reports.timeouts
+    functions = fault_stack.api.lambdas.config.functions
+    for function, slowest_ms in reports.slowest_ms.items():
+        assert slowest_ms < functions[function].timeout_seconds * 1000, function
 
     for learner in learners:  # the summaries catch up with the records, whatever the outage interrupted
         completed = _completed_in_records(lms, learner)
         lms.wait_for_summary(learner, course["id"], lambda s, n=completed: s["completedLessons"] == n, timeout=30)
     with capsys.disabled():
+        slowest = {f: f"{ms / 1000:.2f} s" for f, ms in sorted(reports.slowest_ms.items())}
         print(
-            f"\nDynamoDB Local killed under load: {len(load.outcomes)} requests, {len(failures)} answered 503,"
-            f" slowest {slowest:.2f} s; restart took {started_at - back_at:.1f} s; first success"
-            f" {recovered_at - started_at:.2f} s after it was back"
+            f"\nDynamoDB Local killed under load: {len(load.outcomes)} requests, {len(failures)} answered 503;"
+            f" slowest invocation of each function: {slowest}"
         )
 
 
@@ -191,7 +197,7 @@ def test_a_worker_killed_mid_request_gives_api_gateways_500_and_the_next_request
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-    in_flight.join(timeout=FUNCTION_TIMEOUT_SECONDS)
+    in_flight.join(timeout=HANG_GUARD_SECONDS)
 
     killed = answer["r"]
     assert killed.status_code == 500

@@ -98,16 +98,16 @@ def test_a_role_without_one_action_fails_the_route_that_needs_it_and_only_that(
     assert by_teacher.status_code == 200, by_teacher.text
     assert read_back.status_code == 200
     assert read_back.json()["position"] == 8
-    assert lambdas.iam_calls["denied"] == 1
-    assert lambdas.iam_calls["checked"] >= 4
+    assert lambdas.reports.iam_calls["denied"] == 1
+    assert lambdas.reports.iam_calls["checked"] >= 4
 
 
 def test_the_stack_under_test_made_its_calls_through_iam_and_none_was_refused(lms: Lms, local_api: LocalApi) -> None:
     teacher = lms.user("teacher", "instructor")
     lms.create_course(teacher, 1)
 
-    assert local_api.lambdas.iam_calls["checked"] > 0
-    assert local_api.lambdas.iam_calls["denied"] == 0
+    assert local_api.lambdas.reports.iam_calls["checked"] > 0
+    assert local_api.lambdas.reports.iam_calls["denied"] == 0
 
 
 def _role_without_action(role: str, action: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The local Lambda emulation under the gateway: worker processes (environment, warm reuse, errors,
 timeouts, a protocol immune to prints) and the DynamoDB stream event source mapping (filters,
-Lambda's record shape, partial batch failures, retries, the dead-letter file, draining)."""
+Lambda's record shape, partial batch failures, retries, the dead-letter file, lanes, checkpoints)."""
 
 import dataclasses
 import json
@@ -152,7 +152,6 @@ def test_a_timed_out_environment_is_replaced(probe_lambdas: LambdaService) -> No
 
 
 def test_missing_code_is_an_invocation_error(probe_lambdas: LambdaService) -> None:
-    assert not probe_lambdas.has_code("Missing")
     with pytest.raises(InvocationError):
         probe_lambdas.invoke("Missing", {})
 
@@ -290,19 +289,6 @@ def test_a_failing_record_is_retried_then_dead_lettered_and_the_shard_moves_on(
     assert delivered.count("ok-after") == 1
     entry = json.loads(dead_letters.read_text(encoding="utf-8").splitlines()[0])
     assert [_pk(r) for r in entry["records"]] == ["poison"]
-
-
-def test_a_stream_without_function_code_is_drained(
-    probe_lambdas: LambdaService, local_api: LocalApi, ddb: Any, probe_table: str, poll_until: Any
-) -> None:
-    poller = _run_poller(probe_lambdas, local_api.ddb_endpoint, StreamSource(probe_table, "Missing"))
-    try:
-        _put(ddb, probe_table, "nobody-listens")
-        poll_until(lambda: poller.consumers[0].stats["records_drained"], timeout=15)
-    finally:
-        poller.stop()
-
-    assert "Missing" not in probe_lambdas.invocations
 
 
 def test_a_parallelization_factor_splits_a_shard_into_lanes_by_partition_key_keeping_each_keys_order(

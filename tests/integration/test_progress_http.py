@@ -251,8 +251,8 @@ def test_an_instructor_reset_reopens_a_lesson_and_the_summary_follows(lms: Lms) 
 
 
 def test_summary_freshness_after_completing_a_lesson(lms: Lms, capsys: pytest.CaptureFixture[str]) -> None:
-    """Measures (prints, does not judge) how long after a completing POST the summary shows it; it must
-    catch up within the poll deadline every time."""
+    """Measures (prints, does not judge: a busy machine slows it) how long after a completing POST the
+    summary shows it; it must catch up every time (wait_for_summary's deadline guards against a hang)."""
     room = Classroom(lms, 10)
     delays = []
     for done, lesson in enumerate(room.lessons, start=1):
@@ -261,7 +261,6 @@ def test_summary_freshness_after_completing_a_lesson(lms: Lms, capsys: pytest.Ca
         lms.wait_for_summary(room.learner, room.id, lambda s, done=done: s["completedLessons"] == done)
         delays.append(time.perf_counter() - posted)
 
-    assert max(delays) < SUMMARY_DEADLINE_SECONDS
     p50 = statistics.median(delays)
     p95 = statistics.quantiles(delays, n=20, method="inclusive")[-1]
     with capsys.disabled():

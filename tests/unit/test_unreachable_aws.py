@@ -53,11 +53,19 @@ def test_a_table_still_throttled_after_retries_is_a_503_and_any_other_refusal_st
     assert reply.headers["Retry-After"] == "2"
 
 
-def test_the_layers_clients_give_up_within_the_function_timeout() -> None:
-    from lms.aws import CLIENT_CONFIG
+@pytest.mark.parametrize("name", ["AWS_CONFIG", "LOCAL_CONFIG"])
+def test_the_layers_clients_give_up_within_the_function_timeout(name: str) -> None:
+    from lms import aws
 
-    attempts = CLIENT_CONFIG.retries["total_max_attempts"]
+    config = getattr(aws, name)
+    attempts = config.retries["total_max_attempts"]
     backoff = 2 ** (attempts - 1) - 1  # standard mode: at most 1 s, then 2 s, ... between attempts
-    assert CLIENT_CONFIG.retries["mode"] == "standard"
-    assert attempts * CLIENT_CONFIG.read_timeout + backoff < 10  # Globals.Function.Timeout
-    assert attempts * CLIENT_CONFIG.connect_timeout + backoff < 10
+    assert config.retries["mode"] == "standard"
+    assert attempts * config.read_timeout + backoff < 10  # Globals.Function.Timeout
+    assert attempts * config.connect_timeout + backoff < 10
+
+
+def test_the_layers_clients_use_the_aws_config_on_aws() -> None:
+    from lms.aws import AWS_CONFIG, CLIENT_CONFIG
+
+    assert CLIENT_CONFIG is AWS_CONFIG  # no endpoint override (tests/conftest.py removes it)

@@ -1,5 +1,5 @@
 """template.yaml as `sam deploy` would create it, offline, by SAM CLI's own tools:
-`.venv-sam/bin/python -I local/sam_transform.py < request.json > stack.json` (tools.template runs it).
+`.venv-sam/bin/python -I tools/sam_transform.py < request.json > stack.json` (tools.template runs it).
 
 Runs in the SAM CLI's venv (the SAM translator pins its own pydantic, which the layer's cannot share)
 and knows nothing of the rest of the repository. Three steps, none of them ours:
@@ -15,7 +15,7 @@ every value, "conditions", "names": what each resource's Ref and attributes stan
 step 1's resources, "resources": step 3's}; both resource maps resolved as in step 3 and holding only
 the resources these parameters create.
 
-`python local/sam_transform.py --expanded template.yaml [Name=Value ...]` prints step 1 alone, for
+`python tools/sam_transform.py --expanded template.yaml [Name=Value ...]` prints step 1 alone, for
 checkov (which cannot read Fn::ForEach).
 """
 

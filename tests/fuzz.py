@@ -80,7 +80,7 @@ def main() -> int:
             if too_long := too_long_integers(api.url, token):
                 print("\n".join(too_long), flush=True)
                 failed.append(f"{role} (integers of more than 4,300 digits)")
-        iam = api.lambdas.iam_calls
+        iam = api.lambdas.reports.iam_calls
         print(f"local IAM: {iam['checked']} AWS calls checked, {iam['denied']} denied", flush=True)
         if iam["denied"]:
             failed.append("IAM (a function was refused an action it needs: fix its policy in template.yaml)")
