@@ -2,7 +2,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from lms.models.common import RequestModel, ResponseModel, Title, UserId
 
@@ -92,8 +100,8 @@ class CourseUpdate(CourseSettings):
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    # Not nullable (a course has a title): absent, it is left as it is; only changes() reads fields.
-    title: Title = Field(default=None)
+    # A course keeps a title: absent leaves it, null is 422 (and the schema says string, not null).
+    title: Annotated[Title | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})] = None
     description: Description | None = None
     capacity: Capacity | None = Field(
         default=None,
@@ -106,6 +114,8 @@ class CourseUpdate(CourseSettings):
     def _changes_something(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("Send at least one field to change.")
+        if "title" in self.model_fields_set and self.title is None:
+            raise ValueError("A course's title cannot be cleared.")
         return self
 
     def changes(self) -> dict[str, Any]:
