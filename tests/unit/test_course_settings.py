@@ -213,6 +213,19 @@ def test_a_learner_listed_as_instructor_without_the_role_may_not_change_it(api: 
     assert_problem(patch(api, course["id"], {"title": "Mine"}, LEARNER), 403)
 
 
+def test_a_write_refused_by_a_change_that_no_longer_shows_is_503_to_retry(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a course whose conditional write is refused (a concurrent change), WHEN the head read
+    after it shows nothing to refuse, THEN 503: the client retries, nothing was changed."""
+    from lms.repositories.courses import CourseRepository
+
+    course = create(api)
+    monkeypatch.setattr(CourseRepository, "update_settings", lambda *args, **kwargs: False)
+
+    assert_problem(patch(api, course["id"], {"title": "Later"}), 503)
+
+
 # ------------------------------------------------------------------------------------ capacity
 def test_lowering_capacity_below_the_enrollments_evicts_no_one_and_stops_new_ones(
     api: ApiHarness, dynamodb: Any

@@ -25,7 +25,7 @@ from lms.models.catalog import (
     check_window,
 )
 from lms.repositories.courses import CourseRepository
-from lms.services.access import require_course_manager
+from lms.services.access import manages_course, require_course_manager
 
 
 class CatalogService:
@@ -121,10 +121,8 @@ def _refusal(identity: Identity, course: Course | None, changes: dict[str, Any])
     """Why a course update was refused, from the course as it is now."""
     if course is None:
         return NotFoundError("Course not found.")
-    try:
-        require_course_manager(identity, course)
-    except ForbiddenError as forbidden:
-        return forbidden
+    if not manages_course(identity, course):
+        return ForbiddenError("Only this course's instructors or an admin may change it.")
     if changes.get("capacity") is not None and course.capacity is None:
         return SeatsNotCountedError()
     opens = changes.get("enrollmentOpensAt", course.enrollment_opens_at)
