@@ -126,6 +126,9 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("create_module", teacher, path={"courseId": course_id}, body={"title": "M2"})
     extra = call("create_lesson", teacher, path={"courseId": course_id, "moduleId": module_id}, body={"title": "L3"})
     call("get_course", learner, path={"courseId": course_id})
+    # A settings change (one conditional write, then the outline), and a refused one (the head says why).
+    call("update_course", teacher, path={"courseId": course_id}, body={"capacity": 20, "accessDays": 30})
+    call("update_course", learner, path={"courseId": course_id}, body={"title": "Mine"})  # 403
     key = {"Idempotency-Key": "k-1"}
     enrollment = call("create_enrollment", learner, body={"courseId": course_id}, headers=key)
     call("create_enrollment", learner, body={"courseId": course_id}, headers=key)

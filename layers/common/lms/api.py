@@ -9,6 +9,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -30,8 +31,10 @@ from lms.errors import (
     ConcurrencyError,
     ConflictError,
     DomainError,
+    EnrollmentClosedError,
     ForbiddenError,
     NotFoundError,
+    SeatsNotCountedError,
     UnprocessableError,
 )
 from lms.identity import Identity
@@ -101,14 +104,22 @@ def created_response(description: str, location: str, model: type[Any] | None = 
     return response
 
 
-# The single mapping from domain error kinds to HTTP statuses; the most specific class wins.
-STATUS_BY_ERROR: dict[type[DomainError], HTTPStatus] = {
-    BadRequestError: HTTPStatus.BAD_REQUEST,
-    ForbiddenError: HTTPStatus.FORBIDDEN,
-    NotFoundError: HTTPStatus.NOT_FOUND,
-    ConflictError: HTTPStatus.CONFLICT,
-    ConcurrencyError: HTTPStatus.SERVICE_UNAVAILABLE,
-    UnprocessableError: HTTPStatus.UNPROCESSABLE_ENTITY,
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    status: HTTPStatus
+    name: str | None = None  # the `type` URI's last segment; None: the status phrase's
+
+
+# The single mapping from domain error kinds to problems; the most specific class wins.
+PROBLEM_BY_ERROR: dict[type[DomainError], ProblemType] = {
+    BadRequestError: ProblemType(HTTPStatus.BAD_REQUEST),
+    ForbiddenError: ProblemType(HTTPStatus.FORBIDDEN),
+    EnrollmentClosedError: ProblemType(HTTPStatus.FORBIDDEN, "enrollment-closed"),
+    NotFoundError: ProblemType(HTTPStatus.NOT_FOUND),
+    ConflictError: ProblemType(HTTPStatus.CONFLICT),
+    SeatsNotCountedError: ProblemType(HTTPStatus.CONFLICT, "seats-not-counted"),
+    ConcurrencyError: ProblemType(HTTPStatus.SERVICE_UNAVAILABLE),
+    UnprocessableError: ProblemType(HTTPStatus.UNPROCESSABLE_ENTITY),
 }
 
 
@@ -116,9 +127,9 @@ def _slug(status: HTTPStatus) -> str:
     return status.phrase.lower().replace(" ", "-")
 
 
-def problem_body(status: HTTPStatus, detail: str, **extensions: Any) -> dict[str, Any]:
+def problem_body(status: HTTPStatus, detail: str, type_name: str | None = None, **extensions: Any) -> dict[str, Any]:
     return {
-        "type": f"{PROBLEM_BASE}{_slug(status)}",
+        "type": f"{PROBLEM_BASE}{type_name or _slug(status)}",
         "title": status.phrase,
         "status": status.value,
         "detail": detail,
@@ -126,19 +137,19 @@ def problem_body(status: HTTPStatus, detail: str, **extensions: Any) -> dict[str
     }
 
 
-def problem(status: HTTPStatus, detail: str, **extensions: Any) -> Response[str]:
+def problem(status: HTTPStatus, detail: str, type_name: str | None = None, **extensions: Any) -> Response[str]:
     return Response(
         status_code=status.value,
         content_type=PROBLEM_JSON,
-        body=json.dumps(problem_body(status, detail, **extensions)),
+        body=json.dumps(problem_body(status, detail, type_name, **extensions)),
     )
 
 
-def status_for(error: DomainError) -> HTTPStatus:
+def problem_for(error: DomainError) -> ProblemType:
     for kind in type(error).__mro__:
-        if kind in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[kind]
-    return HTTPStatus.BAD_REQUEST
+        if kind in PROBLEM_BY_ERROR:
+            return PROBLEM_BY_ERROR[kind]
+    return ProblemType(HTTPStatus.BAD_REQUEST)
 
 
 def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
@@ -246,10 +257,10 @@ class LmsResolver(APIGatewayHttpResolver):
 
     @staticmethod
     def _domain_error(error: DomainError) -> Response[str]:
-        status = status_for(error)
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        kind = problem_for(error)
+        if kind.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.warning("request could not complete", extra={"error": error.detail})
-        return problem(status, error.detail, **error.extensions)
+        return problem(kind.status, error.detail, kind.name, **error.extensions)
 
     @staticmethod
     def _validation_error(error: RequestValidationError) -> Response[str]:

@@ -59,3 +59,21 @@ class ConcurrencyError(DomainError):
 
 class UnprocessableError(DomainError):
     """The request is well-formed but cannot be applied as sent."""
+
+
+class EnrollmentClosedError(ForbiddenError):
+    def __init__(self, opens_at: str | None, closes_at: str | None) -> None:
+        super().__init__(
+            "This course's enrollment window is closed; its staff may still enroll you.",
+            enrollmentOpensAt=opens_at,
+            enrollmentClosesAt=closes_at,
+        )
+
+
+class SeatsNotCountedError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This course has no capacity, so it does not count its seats, and the seats its learners hold "
+            "cannot be counted exactly now: a capacity can only be changed on a course created with one "
+            "(and not cleared since)."
+        )

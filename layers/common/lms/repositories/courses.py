@@ -4,6 +4,7 @@ The head's `outlineVersion` counts the outline's changes (a module or lesson add
 moved in the same write as the change: summaries say which version they were computed against."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from lms import keys
 from lms.keys import Entity, Writer
@@ -89,6 +90,49 @@ class CourseRepository:
         # put_all raises on the first failure; the head is then never written.
         self._table.put_all(items, parallel=_PARALLEL_BATCHES)
         self._table.put(head, condition="attribute_not_exists(pk)")
+
+    def update_settings(self, course_id: str, changes: dict[str, Any], now: str, *, instructor: str | None) -> bool:
+        """Apply `changes` (stored names; None removes) in one conditional write; False when a
+        condition failed: the course is gone, `instructor` (None: an admin) does not teach it, the
+        window would be inverted by a stored bound, or a capacity is set on a course that does not
+        count seats (docs/architecture.md, "Seats")."""
+        names = {f"#f{n}": name for n, name in enumerate(changes)}
+        sets = [f"#f{n} = :f{n}" for n, value in enumerate(changes.values()) if value is not None]
+        removes = [f"#f{n}" for n, value in enumerate(changes.values()) if value is None]
+        expression_values = {f"f{n}": value for n, value in enumerate(changes.values()) if value is not None}
+        conditions = ["attribute_exists(pk)"]
+        if instructor is not None:
+            conditions.append("contains(instructorIds, :me)")
+            expression_values["me"] = instructor
+        if changes.get("capacity") is not None:
+            # Only a course that has counted its seats since it was created may get a new capacity.
+            conditions.append("attribute_exists(#capacity)")
+            names["#capacity"] = "capacity"
+        elif "capacity" in changes:
+            # Uncapped, the course stops counting: the counter would go stale, so it goes.
+            removes.append("seatsTaken")
+        opens, closes = changes.get("enrollmentOpensAt"), changes.get("enrollmentClosesAt")
+        if opens is not None and "enrollmentClosesAt" not in changes:
+            conditions.append("(attribute_not_exists(enrollmentClosesAt) OR enrollmentClosesAt >= :opens)")
+            expression_values["opens"] = opens
+        if closes is not None and "enrollmentOpensAt" not in changes:
+            conditions.append("(attribute_not_exists(enrollmentOpensAt) OR enrollmentOpensAt <= :closes)")
+            expression_values["closes"] = closes
+        expression_values["now"] = now
+        expression = "SET " + ", ".join([*sets, "updatedAt = :now"])
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            self._table.update(
+                keys.course(course_id),
+                expression,
+                condition=" AND ".join(conditions),
+                expression_values=values(**expression_values),
+                names=names,
+            )
+        except ConditionFailedError:
+            return False
+        return True
 
     def get_head(self, course_id: str, *, consistent: bool = True) -> Course | None:
         found = self.get_versioned_head(course_id, consistent=consistent)

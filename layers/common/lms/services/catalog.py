@@ -1,20 +1,31 @@
 """The course catalog: outlines that progress is measured against."""
 
+from typing import Any
+
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.errors import ForbiddenError, NotFoundError
+from lms.errors import (
+    ConcurrencyError,
+    DomainError,
+    ForbiddenError,
+    NotFoundError,
+    SeatsNotCountedError,
+    UnprocessableError,
+)
 from lms.identity import Identity
 from lms.models.catalog import (
     Course,
     CourseCreate,
+    CourseUpdate,
     Lesson,
     LessonCreate,
     LessonCreated,
     Module,
     ModuleCreate,
     ModuleCreated,
+    check_window,
 )
 from lms.repositories.courses import CourseRepository
-from lms.services.access import require_course_manager
+from lms.services.access import manages_course, require_course_manager
 
 
 class CatalogService:
@@ -48,6 +59,9 @@ class CatalogService:
             title=draft.title,
             description=draft.description,
             capacity=draft.capacity,
+            enrollment_opens_at=draft.enrollment_opens_at,
+            enrollment_closes_at=draft.enrollment_closes_at,
+            access_days=draft.access_days,
             instructor_ids=instructor_ids,
             lesson_count=len(lessons),
             required_lesson_count=sum(lesson.required for lesson in lessons),
@@ -63,6 +77,17 @@ class CatalogService:
         if course is None:
             raise NotFoundError("Course not found.")
         return course
+
+    def update_course(self, identity: Identity, course_id: str, update: CourseUpdate) -> Course:
+        """Change a course's settings in one conditional write: who may, the enrollment window against
+        the stored bounds and the seat counter are all conditions of the write, never checked on a
+        read before it. Only when it is refused is the head read, to say why."""
+        changes = update.changes()
+        if identity.is_admin or identity.is_instructor:
+            instructor = None if identity.is_admin else identity.user_id
+            if self._courses.update_settings(course_id, changes, self._now(), instructor=instructor):
+                return self.get_course(course_id)
+        raise _refusal(identity, self._courses.get_head(course_id), changes)
 
     def _managed_course(self, identity: Identity, course_id: str) -> Course:
         course = self._courses.get_head(course_id)
@@ -90,3 +115,23 @@ class CatalogService:
         self._managed_course(identity, course_id)
         if not self._courses.delete_lesson(course_id, lesson_id, self._now()):
             raise NotFoundError("Lesson not found in this course.")
+
+
+def _refusal(identity: Identity, course: Course | None, changes: dict[str, Any]) -> DomainError:
+    """Why a course update was refused, from the course as it is now."""
+    if course is None:
+        return NotFoundError("Course not found.")
+    if not manages_course(identity, course):
+        return ForbiddenError("Only this course's instructors or an admin may change it.")
+    if changes.get("capacity") is not None and course.capacity is None:
+        return SeatsNotCountedError()
+    opens = changes.get("enrollmentOpensAt", course.enrollment_opens_at)
+    closes = changes.get("enrollmentClosesAt", course.enrollment_closes_at)
+    try:
+        check_window(opens, closes)
+    except ValueError as inverted:
+        return UnprocessableError(
+            f"{inverted} (with the stored value)", enrollmentOpensAt=opens, enrollmentClosesAt=closes
+        )
+    # The course changed between the refused write and this read: the client may simply retry.
+    return ConcurrencyError("The course changed concurrently; retry the request.")

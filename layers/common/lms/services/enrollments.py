@@ -5,6 +5,7 @@ from lms.errors import (
     AlreadyEnrolledError,
     ConcurrencyError,
     CourseFullError,
+    EnrollmentClosedError,
     ForbiddenError,
     NotFoundError,
     VersionMismatchError,
@@ -41,6 +42,14 @@ def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
     """Every status but DROPPED holds a seat."""
     was_seated, is_seated = old != EnrollmentStatus.DROPPED, new != EnrollmentStatus.DROPPED
     return int(is_seated) - int(was_seated)
+
+
+def require_window_open(course: Course, now: str) -> None:
+    """A learner enrolls themselves, or comes back after dropping, only within the course's
+    enrollment window (both bounds included; stored in clock.utc_now's form, so they compare as text)."""
+    opens, closes = course.enrollment_opens_at, course.enrollment_closes_at
+    if (opens is not None and now < opens) or (closes is not None and now > closes):
+        raise EnrollmentClosedError(opens, closes)
 
 
 class EnrollmentService:
@@ -81,9 +90,11 @@ class EnrollmentService:
             raise NotFoundError("Course not found.")
         course = head.course
         learner = user_id or identity.user_id
-        if learner != identity.user_id and not manages_course(identity, course):
-            raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
         now = self._now()
+        if not manages_course(identity, course):
+            if learner != identity.user_id:
+                raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
+            require_window_open(course, now)  # staff enroll anyone at any time
         enrollment = Enrollment(
             id=self._new_id(),
             user_id=learner,
@@ -157,6 +168,10 @@ class EnrollmentService:
                 raise VersionMismatchError(if_match, current.version)
             self._check_learner_transition(identity, current, status, course)
             staff = identity.user_id if is_staff(identity, course) else None
+            if staff is None and _seat_delta(current.status, status) > 0:
+                # A learner's return: the head is the one the seat's move would read anyway.
+                course = course or self._course(current.course_id)
+                require_window_open(course, self._now())
             try:
                 return self._transition(current, status, course, staff)
             except StaleEnrollmentError:
