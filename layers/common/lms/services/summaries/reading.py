@@ -88,8 +88,9 @@ class SummaryReader:
 
     def read(self, identity: Identity, course_id: str, user_id: str | None) -> LearnerSummary | CourseAggregate:
         """A learner's summary, or for staff without `userId`, the course aggregate. A learner's own
-        stored summary, while it counts an enrollment, is one GetItem that carries the whole answer. A summary the stream has not computed yet is computed here, with the same rules, and
-        not stored."""
+        stored summary, while it counts an enrollment, is one GetItem that carries the whole answer.
+        A summary the stream has not computed yet is computed here, with the same rules, and not
+        stored."""
         if _reads_own_summary(identity, user_id):
             stored = self._summaries.get(identity.user_id, course_id)
             if stored is not None and stored.counted.enrolled:
