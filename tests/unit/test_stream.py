@@ -299,3 +299,45 @@ def test_each_record_is_parsed_once_and_a_failure_is_reported_for_its_records_on
     assert stream.deliver(batch) == {"batchItemFailures": [{"itemIdentifier": "000000000000000000900"}]}
     assert sorted(parsed) == sorted(r["dynamodb"]["SequenceNumber"] for r in batch)
     assert summary_of(learner_halfway)["percent"] == 50
+
+
+def test_a_view_that_moves_only_the_summary_checks_the_enrollment_without_writing_it(
+    learner_halfway: SeededCourse, stream: StreamHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a summarised learner, when they view a lesson they have not completed, then the summary
+    counts the view, and the transaction only checks the enrollment's version (its progress did not
+    move): no write, no index copy, no stream record."""
+    from lms.models.progress import Progress, ProgressStatus
+
+    stream.deliver(records("insert"))
+    table = stream.module.summarizer.recompute._summaries._table
+    original = table.transact
+    sent: list[dict[str, Any]] = []
+
+    def spying(actions: dict[str, Any]) -> None:
+        sent.append(actions)
+        original(actions)
+
+    monkeypatch.setattr(table, "transact", spying)
+    at = "2026-11-26T10:30:00.000Z"
+    view = Progress(
+        id=SEED["progress_2"],
+        user_id=LEARNER,
+        course_id=COURSE,
+        module_id=SEED["module_2"],
+        lesson_id=SEED["lesson_2"],
+        status=ProgressStatus.IN_PROGRESS,
+        view_count=1,
+        time_spent_seconds=30,
+        first_viewed_at=at,
+        last_viewed_at=at,
+        updated_at=at,
+    )
+    learner_halfway.progress.save(view, 0, require_enrollment=True)
+
+    stream.drain()
+
+    summary = summary_of(learner_halfway)
+    assert (summary["viewedLessons"], summary["percent"]) == (2, 50)
+    assert summary["lastAccessed"] == {"lessonId": SEED["lesson_2"], "at": at}
+    assert [list(actions[f"enrollment {LEARNER}"]) for actions in sent] == [["ConditionCheck"]]

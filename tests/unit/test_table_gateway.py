@@ -167,3 +167,27 @@ def test_items_still_unprocessed_when_the_retries_run_out_are_a_throttling_error
     codes = {error.value.response["Error"]["Code"] for error in (writing, reading)}
     assert codes == {"ProvisionedThroughputExceededException"}
     assert len(calls) == 2 * dynamo.UNPROCESSED_RETRY.attempts
+
+
+def test_bulk_reads_taken_as_dynamodb_sent_them_equal_botocores_parse(dynamodb: Any) -> None:
+    """Given items of every attribute type the service stores, when a client reads them without
+    botocore's parse (dynamo.read_raw_json), then BatchGetItem and Query give what the parsed
+    responses give."""
+    import boto3
+
+    parsed = Table(dynamodb, TEST_ENV["TABLE_NAME"])
+    raw_client = boto3.client("dynamodb", region_name="us-east-1")
+    dynamo.read_raw_json(raw_client)
+    raw = Table(raw_client, TEST_ENV["TABLE_NAME"])
+    items = [
+        {"pk": "TEST#1", "sk": f"A#{n}", "s": "x", "n": n, "f": 1.5, "b": True, "m": {"l": [1, "y", None]}}
+        for n in range(3)
+    ]
+    parsed.put_all(items)
+    keys_ = [{"pk": "TEST#1", "sk": f"A#{n}"} for n in range(4)]  # one missing
+
+    def query(table: Table) -> list[dict[str, Any]]:
+        return table.query_all(key_condition="pk = :pk", expression_values=values(pk="TEST#1"))
+
+    assert sorted(raw.batch_get(keys_), key=str) == sorted(parsed.batch_get(keys_), key=str) == sorted(items, key=str)
+    assert query(raw) == query(parsed) == items

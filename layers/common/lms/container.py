@@ -13,12 +13,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
+from botocore.config import Config
 from pydantic import BaseModel
 from snapshot_restore_py import register_after_restore
 
 from lms.aws import CLIENT_CONFIG
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.repositories.dynamo import Table
+from lms.repositories.dynamo import Table, read_raw_json
 from lms.settings import get_settings
 
 if TYPE_CHECKING:
@@ -43,8 +44,11 @@ def _session() -> botocore.session.Session:
 _clients: list[Any] = []
 
 
-def _client(service: str) -> Any:
-    client = _session().create_client(service, config=CLIENT_CONFIG)
+def _client(service: str, **config: Any) -> Any:
+    """A client with CLIENT_CONFIG, and `config` on top."""
+    client = _session().create_client(
+        service, config=CLIENT_CONFIG.merge(Config(**config)) if config else CLIENT_CONFIG
+    )
     _clients.append(client)
     return client
 
@@ -61,7 +65,12 @@ register_after_restore(_after_restore)
 
 
 def table() -> Table:
-    return Table(cast("DynamoDBClient", _client("dynamodb")), get_settings().table_name)
+    # Every request to the table is built by `Table` from a few fixed shapes, and DynamoDB checks
+    # each anyway: botocore's client-side check walks every attribute of every item (a transaction of
+    # 25 learners carries about 1,000), per call.
+    client = cast("DynamoDBClient", _client("dynamodb", parameter_validation=False))
+    read_raw_json(client)
+    return Table(client, get_settings().table_name)
 
 
 def catalog_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "CatalogService":

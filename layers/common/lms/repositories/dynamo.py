@@ -4,6 +4,7 @@ cancelled transaction or a failed condition surfaces as one typed exception (`Tr
 one module that knows DynamoDB's wire shapes (attribute values, actions, cancellation reasons):
 splitting it would spread them again."""
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,6 +75,25 @@ def deserialize(item: dict[str, Any]) -> Item:
 def values(**named: Any) -> dict[str, Any]:
     """ExpressionAttributeValues from keyword arguments (`:name` placeholders)."""
     return {f":{name}": serialize_value(value) for name, value in named.items()}
+
+
+# botocore walks a response's shape for every attribute of every item it returns (about 0.1 ms an
+# item locally: a third of a 100-learner batch's reads); DynamoDB's JSON is already that shape, and
+# `deserialize` reads it as it comes. Only for the bulk reads, and only a success (errors are parsed
+# as usual); it differs from botocore's parse only for binary attributes, which this service never stores.
+_RAW_READS = ("BatchGetItem", "Query")
+
+
+def _raw_json(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    if response_dict["status_code"] < 300 and response_dict.get("body"):
+        customized_response_dict.update(json.loads(response_dict["body"]))
+        response_dict["body"] = b"{}"  # what is left for botocore's parser: only ResponseMetadata
+
+
+def read_raw_json(client: DynamoDBClient) -> None:
+    """Have `client` hand bulk reads' items over as DynamoDB sent them, without botocore's parse."""
+    for operation in _RAW_READS:
+        client.meta.events.register(f"before-parse.dynamodb.{operation}", _raw_json)
 
 
 class ConditionFailedError(Exception):

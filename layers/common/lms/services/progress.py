@@ -1,6 +1,8 @@
 """Progress rules: what a view or a completion does to a lesson record, and who may see and reset it.
 A learner's course summary is read through lms.services.summaries."""
 
+from collections.abc import Callable
+
 from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
@@ -24,6 +26,17 @@ from lms.services.access import acting_user, is_staff, manages_course, require_v
 # 5 ms doubling to 50 ms; tries start within 3 s, well inside the API functions' 10 s timeout.
 WRITE_RETRY = Retry(attempts=50, base=0.005, cap=0.05, budget=3.0)
 _TOO_BUSY = "Too many concurrent writes to this lesson record; retry the request."
+
+
+def _write[R](attempt: Callable[[], R]) -> R:
+    """`attempt` a write of a lesson record, again over each lost race, within WRITE_RETRY; the
+    repository's refusals as the API's errors."""
+    try:
+        return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
+    except NotEnrolledError:
+        raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
+    except ProgressChangedError:
+        raise ConcurrencyError(_TOO_BUSY) from None
 
 
 def record_activity(
@@ -110,12 +123,7 @@ class ProgressService:
                 raise
             return ProgressOutcome(progress=changed, created=previous is None)
 
-        try:
-            return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
-        except NotEnrolledError:
-            raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
-        except ProgressChangedError:
-            raise ConcurrencyError(_TOO_BUSY) from None
+        return _write(attempt)
 
     def _visible(self, identity: Identity, progress_id: str) -> tuple[VersionedProgress, Course | None]:
         found = self._progress.get_by_id(progress_id)
@@ -138,12 +146,7 @@ class ProgressService:
                 self._progress.save(changed, current.version, require_enrollment=not by_staff)
             return changed
 
-        try:
-            return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
-        except NotEnrolledError:
-            raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
-        except ProgressChangedError:
-            raise ConcurrencyError(_TOO_BUSY) from None
+        return _write(attempt)
 
     def list_mine(
         self, identity: Identity, user_id: str | None, status: ProgressStatus | None, page: PageRequest

@@ -170,9 +170,10 @@ class SummaryRecomputer:
             for write in writes:
                 completed = bool(write.enrollment and write.enrollment.completed)
                 outcomes[write.summary.user_id] = RecomputeResult(changed=True, completed_course=completed)
-                logger.info(
-                    "learner summary recomputed",
-                    extra={"userId": write.summary.user_id, "courseId": course_id, "cause": cause},
-                )
+            # One line per transaction, not per learner: a batch of 100 learners logs 4.
+            logger.info(
+                "learner summaries recomputed",
+                extra={"userIds": [write.summary.user_id for write in writes], "courseId": course_id, "cause": cause},
+            )
             return stale
         return stale | {write.summary.user_id for write in writes}
