@@ -105,6 +105,9 @@ def test_a_course_without_settings_returns_nulls(api: ApiHarness) -> None:
         ({"accessDays": 3651}, "accessDays"),
         ({"enrollmentOpensAt": "tomorrow"}, "enrollmentOpensAt"),
         ({"enrollmentOpensAt": "2026-12-01T00:00:00"}, "enrollmentOpensAt"),  # no time zone
+        # Before year 1 / after 9999 once in UTC (make fuzz found the first one as a 500).
+        ({"enrollmentClosesAt": "0001-01-01T00:00:00+05:06"}, "enrollmentClosesAt"),
+        ({"enrollmentOpensAt": "9999-12-31T23:00:00-05:00"}, "enrollmentOpensAt"),
         ({"enrollmentOpensAt": CLOSES, "enrollmentClosesAt": OPENS}, ""),
     ],
 )
@@ -153,9 +156,21 @@ def test_null_clears_an_optional_setting_and_absent_fields_stay(api: ApiHarness)
         {"capacity": 0},
         {"accessDays": 3651},
         {"enrollmentClosesAt": "31/12/2026"},
+        {"enrollmentClosesAt": "0001-01-01T00:00:00+05:06"},
         {"enrollmentOpensAt": CLOSES, "enrollmentClosesAt": OPENS},
     ],
-    ids=["null-title", "empty-title", "unknown", "modules", "empty", "capacity-0", "days", "bad-time", "inverted"],
+    ids=[
+        "null-title",
+        "empty-title",
+        "unknown",
+        "modules",
+        "empty",
+        "capacity-0",
+        "days",
+        "bad-time",
+        "before-year-1-in-utc",
+        "inverted",
+    ],
 )
 def test_an_invalid_update_is_422_and_changes_nothing(api: ApiHarness, body: dict[str, Any]) -> None:
     course = create(api)

@@ -28,7 +28,11 @@ def _utc_timestamp(value: str) -> str:
         raise ValueError("Expected an ISO 8601 timestamp such as 2026-11-26T10:15:00.000Z.") from None
     if parsed.tzinfo is None:
         raise ValueError("The timestamp needs a time zone, e.g. the Z suffix.")
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC (9999-12-31T23:00-05:00 after 9999)
+        raise ValueError("The timestamp is outside years 1 to 9999 in UTC.") from None
+    return in_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Timestamp = Annotated[str, AfterValidator(_utc_timestamp), Field(json_schema_extra={"format": "date-time"})]
