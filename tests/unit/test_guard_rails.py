@@ -31,7 +31,7 @@ def test_the_api_writes_json_access_logs_and_throttles_its_default_route() -> No
     assert (int(settings["ThrottlingRateLimit"]), int(settings["ThrottlingBurstLimit"])) == (5, 9)
 
 
-@pytest.mark.parametrize("logical_id", ["Table", "CursorSigningSecret", "StreamFailureQueue"])
+@pytest.mark.parametrize("logical_id", ["Table", "CursorSigningSecret", "SummarizeProgressFailureQueue"])
 def test_data_users_would_miss_survives_a_stack_deletion_or_replacement(logical_id: str) -> None:
     assert STACK.resources[logical_id]["DeletionPolicy"] == "Retain"
     assert STACK.resources[logical_id]["UpdateReplacePolicy"] == "Retain"
