@@ -3,7 +3,7 @@
 API_PORT (3000), DDB_PORT (8000) and DDB_ENDPOINT (use a running DynamoDB instead) configure it;
 data is kept in .local/dynamodb (`make dev-reset` deletes it). Domain events go through the local
 EventBridge (local.eventbus, every event in .local/events.jsonl) to Ralph, the local LRS (local.lrs:
-LRS_PORT, LRS_USER, LRS_PASSWORD).
+LRS_PORT, LRS_USER, LRS_PASSWORD); scheduled functions run on their rate (local.schedules).
 """
 
 import logging
@@ -23,6 +23,7 @@ from local.gateway import Gateway
 from local.lambdas import LambdaService
 from local.loader import ROOT
 from local.lrs import DEFAULT_PASSWORD, DEFAULT_USER, RunningLrs, running_lrs
+from local.schedules import Scheduler
 from local.streams import StreamPoller
 from local.token import mint_token
 
@@ -52,7 +53,7 @@ def running_api(
     lrs: RunningLrs | None = None,
 ) -> Iterator[LocalApi]:
     """DynamoDB Local with the template's tables, the functions, the local EventBridge, the stream
-    poller and the gateway; all stopped on exit, in reverse order, even after an error."""
+    poller, the schedules and the gateway; all stopped on exit, in reverse order, even after an error."""
     with ExitStack() as stack:
         endpoint = stack.enter_context(dynamodb_endpoint(ddb_port, db_path, external_ddb))
         config = LocalConfig.from_env(endpoint, state_dir)
@@ -65,7 +66,7 @@ def running_api(
         create_tables(dynamodb_client(endpoint, config.region), config.stack)
         lambdas = stack.enter_context(LambdaService(config))
         poller, gateway = StreamPoller(lambdas, endpoint), Gateway(lambdas, host, api_port)
-        for service in (poller, gateway):
+        for service in (poller, Scheduler(lambdas), gateway):
             service.start()
             stack.callback(service.stop)
         yield LocalApi(gateway.url, endpoint, lambdas, gateway, poller, bus, lrs)

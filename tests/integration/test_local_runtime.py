@@ -1,6 +1,6 @@
 """The local Lambda emulation under the gateway: worker processes (environment, warm reuse, errors,
 timeouts, a protocol immune to prints) and the DynamoDB stream event source mapping (filters,
-Lambda's record shape, partial batch failures, retries, the dead-letter file, lanes)."""
+Lambda's record shape, partial batch failures, retries, the dead-letter file, lanes) and schedules."""
 
 import dataclasses
 import json
@@ -17,6 +17,7 @@ import pytest
 from local.config import LocalConfig
 from local.dev import LocalApi
 from local.lambdas import InvocationError, LambdaService
+from local.schedules import Schedule, Scheduler
 from local.streams import StreamPoller, StreamSource
 from local.template import FunctionSpec
 from tools.event_filters import load_pattern
@@ -322,3 +323,23 @@ def test_a_parallelization_factor_splits_a_shard_into_lanes_by_partition_key_kee
     for pk in keys_written:
         versions = [int(r["dynamodb"]["NewImage"]["version"]["N"]) for b in batches for r in b if _pk(r) == pk]
         assert versions == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------- schedules
+
+
+def test_a_schedule_invokes_its_function_once_per_period_with_its_input(
+    probe_lambdas: LambdaService, poll_until: Any
+) -> None:
+    """A period of 0.2 s instead of the template's minutes, through the same pools as any invocation."""
+    schedule = Schedule("arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick", "Probe", 0.2, "{}")
+    scheduler = Scheduler(probe_lambdas, only=[schedule])
+    scheduler.start()
+    try:
+        poll_until(lambda: probe_lambdas.invocations["Probe"], lambda count: count >= 3, timeout=15)
+    finally:
+        scheduler.stop()
+    stopped_at = probe_lambdas.invocations["Probe"]
+
+    assert probe_lambdas.invoke("Probe", {})["probeVar"] == "from-template"
+    assert probe_lambdas.invocations["Probe"] == stopped_at + 1  # nothing ran after stop()
