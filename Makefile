@@ -55,8 +55,8 @@ install: $(VENV)/.installed $(SAM_VENV)/.installed $(INFRA_VENV)/.installed $(LR
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(LRS_VENV)/.installed node_modules/.installed ## Serve the whole API on http://127.0.0.1:3000 over DynamoDB Local, events to a local LRS
 	$(PY) -m local.dev
 
-dev-reset: ## Delete the local DynamoDB data, the stream poller's checkpoints, the local LRS's statements and the events log
-	rm -rf .local/dynamodb .local/stream-checkpoints .local/lrs .local/events.jsonl
+dev-reset: ## Delete the local DynamoDB data (its streams too), the local LRS's statements and the events log
+	rm -rf .local/dynamodb .local/lrs .local/events.jsonl
 
 invoke: $(VENV)/.installed $(SAM_VENV)/.installed ## Run one function on one event: make invoke FN=get_course EVENT=events/get_course.json
 	$(PY) -m local.invoke $(FN) $(EVENT)

@@ -1,9 +1,12 @@
 """Local settings and the environment each function runs with, derived from template.yaml."""
 
+import json
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from local.iam import Policy, function_policies
 from local.loader import ROOT
@@ -14,6 +17,7 @@ from tools.template import Stack, expand
 LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
 # Variables a developer may set in their own shell to change what every function sees.
 DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", *DEFAULT_JWT_SETTINGS)
+_APPEND_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,9 @@ class LocalConfig:
             ddb_endpoint=ddb_endpoint,
             state_dir=state_dir,
             region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            parameter_overrides=parse_overrides(os.environ.get("PARAMETER_OVERRIDES", "")),
+            parameter_overrides=dict(
+                i.split("=", 1) for i in os.environ.get("PARAMETER_OVERRIDES", "").split() if "=" in i
+            ),
             max_workers_per_function=int(os.environ.get("LOCAL_MAX_WORKERS", "4")),
         )
 
@@ -42,21 +48,14 @@ class LocalConfig:
         return expand(self.parameter_overrides, self.region)
 
     @cached_property
-    def parameters(self) -> dict[str, str]:
-        return self.stack.parameters
-
-    @cached_property
     def functions(self) -> dict[str, FunctionSpec]:
         return function_specs(self.stack)
 
     @cached_property
     def policies(self) -> dict[str, Policy]:
-        """Each template function's execution role, as `sam deploy` would create it."""
+        """Each template function's execution role, as `sam deploy` would create it (a function the
+        template does not define, a test probe, has none: IAM is not checked)."""
         return function_policies(self.stack)
-
-    def function_policy(self, spec: FunctionSpec) -> Policy | None:
-        """What IAM lets `spec` do; None for a function the template does not define (test probes)."""
-        return self.policies.get(spec.logical_id)
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """What a Lambda execution environment of `spec` sees, nothing from the host but PATH/LANG.
@@ -64,19 +63,7 @@ class LocalConfig:
         Layering, later wins: Lambda's reserved variables, local stand-ins for cloud-only settings,
         the template's variables, the local endpoint and dummy credentials, the developer's overrides.
         """
-        local_defaults = {"CURSOR_SECRET": LOCAL_CURSOR_SECRET, **DEFAULT_JWT_SETTINGS}
-        developer = {name: os.environ[name] for name in DEVELOPER_OVERRIDABLE if name in os.environ}
-        return {
-            **{name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ},
-            **self._reserved_variables(spec),
-            **local_defaults,
-            **spec.environment,
-            **self._local_aws(),
-            **developer,
-        }
-
-    def _reserved_variables(self, spec: FunctionSpec) -> dict[str, str]:
-        variables = {
+        reserved = {
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -89,13 +76,8 @@ class LocalConfig:
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",  # logs reach the dev console as they are written
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda: no __pycache__ in functions/
-        }
-        if spec.log_level:
-            variables["AWS_LAMBDA_LOG_LEVEL"] = spec.log_level
-        return variables
-
-    def _local_aws(self) -> dict[str, str]:
-        return {
+        } | ({"AWS_LAMBDA_LOG_LEVEL": spec.log_level} if spec.log_level else {})
+        local_aws = {
             "AWS_ENDPOINT_URL_DYNAMODB": self.ddb_endpoint,
             "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": self.ddb_endpoint,
             "AWS_ACCESS_KEY_ID": "local",
@@ -105,8 +87,20 @@ class LocalConfig:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "POWERTOOLS_TRACE_DISABLED": "true",
         } | ({"AWS_ENDPOINT_URL_EVENTBRIDGE": self.events_endpoint} if self.events_endpoint else {})
+        return {
+            **{name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ},
+            **reserved,
+            "CURSOR_SECRET": LOCAL_CURSOR_SECRET,
+            **DEFAULT_JWT_SETTINGS,
+            **spec.environment,
+            **local_aws,
+            **{name: os.environ[name] for name in DEVELOPER_OVERRIDABLE if name in os.environ},
+        }
 
 
-def parse_overrides(text: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in text.split() if "=" in item)
-    return dict(pairs)
+def append_line(path: Path, entry: Any) -> None:
+    """One JSON line more in a local state file (.local/*.jsonl), whole even with writers in threads."""
+    with _APPEND_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, separators=(",", ":")) + "\n")

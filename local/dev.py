@@ -3,7 +3,7 @@
 API_PORT (3000), DDB_PORT (8000) and DDB_ENDPOINT (use a running DynamoDB instead) configure it;
 data is kept in .local/dynamodb (`make dev-reset` deletes it). Domain events go through the local
 EventBridge (local.eventbus, every event in .local/events.jsonl) to Ralph, the local LRS (local.lrs:
-LRS_PORT, LRS_USER, LRS_PASSWORD).
+LRS_PORT, LRS_USER, LRS_PASSWORD); scheduled functions run on their rate (local.schedules).
 """
 
 import logging
@@ -15,21 +15,20 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
 
 from local.config import LocalConfig
-from local.dynamodb_local import configured_endpoint, create_tables, dynamodb_client, dynamodb_endpoint
+from local.dynamodb_local import create_tables, dynamodb_client, dynamodb_endpoint
 from local.eventbus import LocalEventBus
 from local.gateway import Gateway
 from local.lambdas import LambdaService
 from local.loader import ROOT
-from local.lrs import RunningLrs, credentials_from_env, running_lrs
+from local.lrs import DEFAULT_PASSWORD, DEFAULT_USER, RunningLrs, running_lrs
+from local.schedules import Scheduler
 from local.streams import StreamPoller
 from local.token import mint_token
 
 STATE_DIR = ROOT / ".local"
 DEV_USERS = (("student", "dev-student"), ("instructor", "dev-instructor"), ("admin", "dev-admin"))
-DEV_TOKEN_TTL_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ def running_api(
     host: str = "127.0.0.1",
     lrs: RunningLrs | None = None,
 ) -> Iterator[LocalApi]:
-    """DynamoDB Local with the template's tables, the functions, the stream poller and the gateway;
-    everything is stopped on exit, in reverse order, even after an error."""
+    """DynamoDB Local with the template's tables, the functions, the local EventBridge, the stream
+    poller, the schedules and the gateway; all stopped on exit, in reverse order, even after an error."""
     with ExitStack() as stack:
         endpoint = stack.enter_context(dynamodb_endpoint(ddb_port, db_path, external_ddb))
         config = LocalConfig.from_env(endpoint, state_dir)
@@ -66,12 +65,10 @@ def running_api(
         config = replace(config, events_endpoint=bus.endpoint)
         create_tables(dynamodb_client(endpoint, config.region), config.stack)
         lambdas = stack.enter_context(LambdaService(config))
-        poller = StreamPoller(lambdas, endpoint)
-        poller.start()
-        stack.callback(poller.stop)
-        gateway = Gateway(lambdas, host, api_port)
-        gateway.start()
-        stack.callback(gateway.stop)
+        poller, gateway = StreamPoller(lambdas, endpoint), Gateway(lambdas, host, api_port)
+        for service in (poller, Scheduler(lambdas), gateway):
+            service.start()
+            stack.callback(service.stop)
         yield LocalApi(gateway.url, endpoint, lambdas, gateway, poller, bus, lrs)
 
 
@@ -81,47 +78,35 @@ def banner(api: LocalApi) -> str:
         f"DynamoDB at {api.ddb_endpoint}",
         f"EventBridge (PutEvents) at {api.bus.endpoint}; every event in {api.bus.events_path}",
         "Dev tokens, valid 24 h:",
+        *(f"  export {role.upper()}_TOKEN={mint_token(sub, role, 24 * 3600)}  # sub {sub}" for role, sub in DEV_USERS),
+        f'Try: curl -H "Authorization: Bearer $STUDENT_TOKEN" {api.url}/enrollments',
     ]
-    for role, sub in DEV_USERS:
-        token = mint_token(sub, role, DEV_TOKEN_TTL_SECONDS)
-        lines.append(f"  export {role.upper()}_TOKEN={token}  # sub {sub}")
-    lines.append(f'Try: curl -H "Authorization: Bearer $STUDENT_TOKEN" {api.url}/enrollments')
-    if api.lrs is not None:
-        lrs = api.lrs
+    if (lrs := api.lrs) is not None:
         lines.append(f"xAPI LRS (Ralph) at {lrs.xapi_url}  (Basic auth {lrs.user} / {lrs.password})")
         lines.append(
             f"  curl -u {lrs.user}:{lrs.password} -H 'X-Experience-API-Version: 1.0.3' {lrs.xapi_url}/statements"
         )
-    lines.append("Ctrl-C stops everything.")
-    return "\n".join(lines)
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    stop.wait()
+    return "\n".join([*lines, "Ctrl-C stops everything."])
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    lrs_port, lrs_user, lrs_password = credentials_from_env()
+    lrs_user, lrs_password = os.environ.get("LRS_USER", DEFAULT_USER), os.environ.get("LRS_PASSWORD", DEFAULT_PASSWORD)
     with (
-        running_lrs(lrs_port, lrs_user, lrs_password, STATE_DIR) as lrs,
+        running_lrs(int(os.environ.get("LRS_PORT", "8100")), lrs_user, lrs_password, STATE_DIR) as lrs,
         running_api(
             api_port=int(os.environ.get("API_PORT", "3000")),
             ddb_port=int(os.environ.get("DDB_PORT", "8000")),
             db_path=STATE_DIR / "dynamodb",
-            external_ddb=configured_endpoint(),
+            external_ddb=os.environ.get("DDB_ENDPOINT") or None,
             lrs=lrs,
         ) as api,
     ):
         print(banner(api), flush=True)
-        _wait_for_signal()
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        stop.wait()
         print("Stopping…", flush=True)
 
 

@@ -9,7 +9,6 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from botocore.config import Config
 
 from local.loader import ROOT
 from local.polling import poll_until
-from local.ports import is_listening
+from local.ports import is_listening, terminate
 from local.template import table_definitions
 from tools.template import Stack
 
@@ -30,24 +29,13 @@ START_TIMEOUT_SECONDS = 30
 # Client-VM-like JIT and GC: DynamoDB Local starts about twice as fast, which every `make dev` and
 # test session feels; its throughput is still far beyond what a local run asks. DDB_JAVA_OPTS overrides.
 DEFAULT_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-# Dummy credentials: DynamoDB Local checks that some are present, never what they are.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-
-
-def jar_directory() -> Path:
-    """The newest `dynamodb_local_<date>/` shipped by the npm package."""
-    candidates = sorted(PACKAGE_DIR.glob("dynamodb_local_*/DynamoDBLocal.jar"))
-    if not candidates:
-        raise FileNotFoundError(f"DynamoDB Local not found under {PACKAGE_DIR}: run `npm ci` first")
-    return candidates[-1].parent
 
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: on Linux, get SIGTERM when the parent dies, so even a killed
     `make dev` or test run leaves no java process behind."""
     if sys.platform == "linux":
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
 class DynamoDBLocal:
@@ -66,7 +54,10 @@ class DynamoDBLocal:
         java = shutil.which("java")
         if java is None:
             raise FileNotFoundError("java not found: DynamoDB Local needs a Java 17+ runtime")
-        directory = jar_directory()
+        jars = sorted(PACKAGE_DIR.glob("dynamodb_local_*/DynamoDBLocal.jar"))  # the newest last
+        if not jars:
+            raise FileNotFoundError(f"DynamoDB Local not found under {PACKAGE_DIR}: run `npm ci` first")
+        directory = jars[-1].parent
         storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)
@@ -105,21 +96,11 @@ class DynamoDBLocal:
             self._process = None
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            terminate(self._process)
         self._process = None
         if self._workdir and not self.db_path:
             shutil.rmtree(self._workdir, ignore_errors=True)
-
-
-def configured_endpoint() -> str | None:
-    """DDB_ENDPOINT: an already running DynamoDB (Local) to use instead of starting one."""
-    return os.environ.get("DDB_ENDPOINT") or None
 
 
 @contextmanager
@@ -136,24 +117,20 @@ def dynamodb_endpoint(port: int, db_path: Path | None = None, external: str | No
         server.stop()
 
 
-def _client(service: str, endpoint: str, region: str) -> Any:
+def client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint,
         region_name=region,
         config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2),
-        **LOCAL_CREDENTIALS,
+        aws_access_key_id="local",  # DynamoDB Local checks that credentials are present, never what they are
+        aws_secret_access_key="local",  # noqa: S106
     )
 
 
 def dynamodb_client(endpoint: str, region: str = "us-east-1") -> "DynamoDBClient":
-    client: DynamoDBClient = _client("dynamodb", endpoint, region)
-    return client
-
-
-def streams_client(endpoint: str, region: str = "us-east-1") -> Any:
-    """A DynamoDB Streams client (untyped: the project installs no stubs for it)."""
-    return _client("dynamodbstreams", endpoint, region)
+    ddb: DynamoDBClient = client("dynamodb", endpoint, region)
+    return ddb
 
 
 def create_tables(ddb: "DynamoDBClient", stack: Stack) -> list[str]:
@@ -166,9 +143,5 @@ def create_tables(ddb: "DynamoDBClient", stack: Stack) -> list[str]:
             ddb.create_table(**definition)
             created.append(definition["TableName"])
     for name in created:
-        poll_until(partial(_is_active, ddb, name), what=f"table {name} ACTIVE")
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     return created
-
-
-def _is_active(ddb: "DynamoDBClient", name: str) -> bool:
-    return ddb.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"

@@ -1,17 +1,12 @@
-"""Amazon EventBridge, locally: the template's event buses and rules behind an HTTP endpoint that
-speaks the PutEvents JSON protocol, so functions reach it through botocore's endpoint override
-(AWS_ENDPOINT_URL_EVENTBRIDGE: botocore names it after the service id) on the same code path as on AWS.
-
-What a received event goes through, as on EventBridge: it is appended in EventBridge's event shape to
-.local/events.jsonl, matched against every rule of its bus (event patterns: tools.event_filters), transformed
-per target (InputTransformer: InputPathsMap + InputTemplate, see `transform`) and delivered
-asynchronously to the target's API destination: the connection's Basic auth and header parameters, a
-5 s timeout, retries with backoff for 401/407/409/429/5xx and network errors within the target's
-RetryPolicy, then the dead-letter file (.local/eventbus-dlq.jsonl) when the target has a
-DeadLetterConfig. Only API destination targets are emulated; any other target fails at load.
-
-Connection credentials written as `{{resolve:secretsmanager:<secret>:SecretString:<key>}}` are read
-from the local secrets given to the bus, as CloudFormation reads them from Secrets Manager.
+"""Amazon EventBridge, locally: the template's buses and event pattern rules behind an HTTP endpoint
+speaking the PutEvents JSON protocol, reached through botocore's endpoint override
+(AWS_ENDPOINT_URL_EVENTBRIDGE) on the same code path as on AWS. A received event is appended in
+EventBridge's shape to .local/events.jsonl, matched against every rule of its bus (moto's matcher,
+tools.event_filters), transformed per target and delivered asynchronously to the target's API
+destination (the only target emulated): Basic auth and headers from the connection, a 5 s timeout,
+retries with backoff for 401/407/409/429/5xx and network errors within the target's RetryPolicy,
+then .local/eventbus-dlq.jsonl. `{{resolve:secretsmanager:...}}` credentials are read from the local
+secrets given to the bus. Scheduled rules are local.schedules'.
 """
 
 import base64
@@ -27,25 +22,24 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from local.config import LocalConfig
+from local.config import LocalConfig, append_line
+from local.ports import LocalServer
 from tools.event_filters import EventPattern, load_pattern
-from tools.template import ACCOUNT_ID, Stack
+from tools.template import ACCOUNT_ID
 
 log = logging.getLogger("local.eventbus")
 
-MAX_ENTRIES_PER_REQUEST = 10
 API_DESTINATION_TIMEOUT_SECONDS = 5  # EventBridge's own limit for an API destination call
 RETRYABLE_STATUSES = frozenset({401, 407, 409, 429})
 MAX_BACKOFF_SECONDS = 2.0
 _DYNAMIC_SECRET = re.compile(r"^\{\{resolve:secretsmanager:(?P<secret>.+):SecretString:(?P<key>[^:}]+)\}\}$")
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
-
-
-# ---------------------------------------------------------------------- the template's rules
+_SEGMENT = re.compile(r'"(?:[^"\\]|\\.)*"|' + _PLACEHOLDER.pattern)  # a JSON string literal, or a placeholder
+Secrets = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -81,86 +75,66 @@ class BusSpec:
     rules: tuple[Rule, ...]
 
 
-def bus_spec(config: LocalConfig, secrets: Mapping[str, Mapping[str, str]]) -> BusSpec:
-    """The buses and the rules of the stack template.yaml creates with these parameters."""
+def bus_spec(config: LocalConfig, secrets: Secrets) -> BusSpec:
+    """The buses and the event pattern rules of the stack template.yaml creates with these parameters."""
     stack = config.stack
-    resources = {
-        logical_id: (resource["Type"], resource.get("Properties", {}))
-        for logical_id, resource in stack.resources.items()
-        if resource["Type"].startswith("AWS::Events::")
-    }
-    buses = frozenset(
-        stack.names[lid]["Ref"] for lid, (kind, _) in resources.items() if kind == "AWS::Events::EventBus"
-    )
+    events = {lid: r for lid, r in stack.resources.items() if r["Type"].startswith("AWS::Events::")}
+
+    def resource(arn: str, kind: str) -> dict[str, Any]:
+        found = events.get(stack.logical_id(arn), {})
+        if found.get("Type") != kind:
+            raise ValueError(f"only API destination targets with BASIC connections are emulated, not {arn}")
+        properties: dict[str, Any] = found["Properties"]
+        return properties
+
+    def target(props: dict[str, Any]) -> Target:
+        destination = resource(props["Arn"], "AWS::Events::ApiDestination")
+        connection = resource(destination["ConnectionArn"], "AWS::Events::Connection")
+        if connection.get("AuthorizationType") != "BASIC":
+            raise ValueError(f"connection {connection['Name']}: only BASIC connections are emulated")
+        auth = connection["AuthParameters"]
+        basic = auth["BasicAuthParameters"]
+        transformer = props.get("InputTransformer")
+        return Target(
+            id=props["Id"],
+            destination=ApiDestination(
+                name=destination["Name"],
+                endpoint=destination["InvocationEndpoint"],
+                method=destination["HttpMethod"],
+                headers={
+                    str(h["Key"]): str(h["Value"])
+                    for h in auth.get("InvocationHttpParameters", {}).get("HeaderParameters", [])
+                },
+                basic_auth=(_secret(basic["Username"], secrets), _secret(basic["Password"], secrets)),
+            ),
+            input_paths=transformer.get("InputPathsMap", {}) if transformer else None,
+            input_template=transformer["InputTemplate"] if transformer else None,
+            maximum_retry_attempts=int(props.get("RetryPolicy", {}).get("MaximumRetryAttempts", 185)),
+            dead_letter="DeadLetterConfig" in props,
+        )
+
     rules = tuple(
         Rule(
             props["Name"],
             props.get("EventBusName", "default"),
             load_pattern(json.dumps(props["EventPattern"])),
-            tuple(_target(props["Name"], target, stack, resources, secrets) for target in props.get("Targets", [])),
+            tuple(target(t) for t in props.get("Targets", [])),
         )
-        for kind, props in resources.values()
-        if kind == "AWS::Events::Rule" and props.get("State", "ENABLED") == "ENABLED"
+        for r in events.values()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in (props := r["Properties"])
+        if props.get("State", "ENABLED") == "ENABLED"
     )
-    return BusSpec(buses | {"default"}, rules)
+    buses = {stack.names[lid]["Ref"] for lid, r in events.items() if r["Type"] == "AWS::Events::EventBus"}
+    return BusSpec(frozenset(buses | {"default"}), rules)
 
 
-def _target(
-    rule: str,
-    props: dict[str, Any],
-    stack: Stack,
-    resources: dict[str, tuple[str, dict[str, Any]]],
-    secrets: Mapping[str, Mapping[str, str]],
-) -> Target:
-    kind, destination = resources.get(stack.logical_id(props["Arn"]), ("", {}))
-    if kind != "AWS::Events::ApiDestination":
-        raise ValueError(f"rule {rule}: only API destination targets are emulated, not {props['Arn']}")
-    _, connection = resources[stack.logical_id(destination["ConnectionArn"])]
-    transformer = props.get("InputTransformer")
-    retry = props.get("RetryPolicy", {})
-    return Target(
-        id=props["Id"],
-        destination=ApiDestination(
-            name=destination["Name"],
-            endpoint=destination["InvocationEndpoint"],
-            method=destination["HttpMethod"],
-            headers={str(h["Key"]): str(h["Value"]) for h in _header_parameters(connection)},
-            basic_auth=_basic_auth(rule, connection, secrets),
-        ),
-        input_paths=transformer.get("InputPathsMap", {}) if transformer else None,
-        input_template=transformer["InputTemplate"] if transformer else None,
-        maximum_retry_attempts=int(retry.get("MaximumRetryAttempts", 185)),
-        dead_letter="DeadLetterConfig" in props,
-    )
-
-
-def _header_parameters(connection: dict[str, Any]) -> list[dict[str, Any]]:
-    parameters: list[dict[str, Any]] = (
-        connection.get("AuthParameters", {}).get("InvocationHttpParameters", {}).get("HeaderParameters", [])
-    )
-    return parameters
-
-
-def _basic_auth(
-    rule: str, connection: dict[str, Any], secrets: Mapping[str, Mapping[str, str]]
-) -> tuple[str, str] | None:
-    if connection.get("AuthorizationType") != "BASIC":
-        raise ValueError(f"rule {rule}: only BASIC connections are emulated")
-    basic = connection["AuthParameters"]["BasicAuthParameters"]
-    return _secret_value(basic["Username"], secrets), _secret_value(basic["Password"], secrets)
-
-
-def _secret_value(value: str, secrets: Mapping[str, Mapping[str, str]]) -> str:
+def _secret(value: str, secrets: Secrets) -> str:
     match = _DYNAMIC_SECRET.match(value)
     if match is None:
         return value
-    secret = secrets.get(match["secret"])
-    if secret is None or match["key"] not in secret:
+    if match["key"] not in secrets.get(match["secret"], {}):
         raise ValueError(f"secret {match['secret']!r} (key {match['key']!r}) is not known locally")
-    return secret[match["key"]]
-
-
-# ---------------------------------------------------------------------- input transformer
+    return secrets[match["secret"]][match["key"]]
 
 
 def json_path(event: Any, path: str) -> tuple[bool, Any]:
@@ -186,27 +160,16 @@ def transform(event: dict[str, Any], target: Target) -> str:
     if target.input_paths is None or target.input_template is None:
         return json.dumps(event)
     values = {name: json_path(event, path) for name, path in target.input_paths.items()}
-    template = target.input_template
-    output: list[str] = []
-    in_string = escaped = False
-    position = 0
-    while position < len(template):
-        char = template[position]
-        placeholder = _PLACEHOLDER.match(template, position) if char == "<" else None
-        if placeholder and placeholder[1] in values:
-            found, value = values[placeholder[1]]
-            output.append(_render(found, value, quoted=in_string))
-            position = placeholder.end()
-            continue
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = in_string
-        elif char == '"':
-            in_string = not in_string
-        output.append(char)
-        position += 1
-    return "".join(output)
+
+    def fill(placeholder: re.Match[str], quoted: bool) -> str:
+        return _render(*values[placeholder[1]], quoted=quoted) if placeholder[1] in values else placeholder[0]
+
+    def segment(match: re.Match[str]) -> str:
+        if match[1] is None:  # a string literal: each placeholder in it takes the value's text
+            return _PLACEHOLDER.sub(lambda placeholder: fill(placeholder, quoted=True), match[0])
+        return fill(match, quoted=False)
+
+    return _SEGMENT.sub(segment, target.input_template)
 
 
 def _render(found: bool, value: Any, quoted: bool) -> str:
@@ -217,9 +180,6 @@ def _render(found: bool, value: Any, quoted: bool) -> str:
         # Inside a JSON string: the string's own escaped content, or the escaped JSON of anything else.
         return text[1:-1] if isinstance(value, str) else json.dumps(text, ensure_ascii=False)[1:-1]
     return text
-
-
-# ---------------------------------------------------------------------- the bus
 
 
 @dataclass
@@ -239,13 +199,7 @@ class PutEventsError(Exception):
 class LocalEventBus:
     """The template's buses on http://host:port (port 0 picks a free one; see `endpoint`)."""
 
-    def __init__(
-        self,
-        config: LocalConfig,
-        secrets: Mapping[str, Mapping[str, str]] | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
+    def __init__(self, config: LocalConfig, secrets: Secrets | None = None, host: str = "127.0.0.1", port: int = 0):
         self.spec = bus_spec(config, secrets or {})
         self.region = config.region
         self.events_path: Path = config.state_dir / "events.jsonl"
@@ -254,40 +208,32 @@ class LocalEventBus:
         self._fail_next_entries = 0
         self._lock = threading.Lock()
         self._deliveries: queue.Queue[_Delivery | None] = queue.Queue()
-        self._server = _Server((host, port), self)
-        self._threads = [
-            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True),
-            threading.Thread(target=self._deliver_forever, name="eventbus-delivery", daemon=True),
-        ]
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._server = LocalServer(host, port, _Handler, self)
+        self._delivery = threading.Thread(target=self._deliver_forever, name="eventbus-delivery", daemon=True)
+        self.endpoint = self._server.url
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._server.start()
+        self._delivery.start()
 
     def stop(self) -> None:
-        if self._threads[0].is_alive():  # shutdown() would wait forever for a server never started
-            self._server.shutdown()
+        self._server.stop()
         self._deliveries.put(None)
-        for thread in self._threads:
-            if thread.is_alive():
-                thread.join(timeout=API_DESTINATION_TIMEOUT_SECONDS + 1)
-        self._server.server_close()
+        if self._delivery.is_alive():
+            self._delivery.join(timeout=API_DESTINATION_TIMEOUT_SECONDS + 1)
 
     def fail_next_entries(self, count: int) -> None:
         """Answer the next `count` entries with InternalFailure, as EventBridge sometimes does."""
         with self._lock:
             self._fail_next_entries = count
 
-    # ------------------------------------------------------------------ PutEvents
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
 
     def put_events(self, request: dict[str, Any]) -> dict[str, Any]:
         entries = request.get("Entries")
-        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES_PER_REQUEST:
+        if not isinstance(entries, list) or not 1 <= len(entries) <= 10:
             raise PutEventsError("ValidationException", "Entries must hold between 1 and 10 entries")
         results = [self._put_entry(entry) for entry in entries]
         return {"FailedEntryCount": sum(1 for r in results if "ErrorCode" in r), "Entries": results}
@@ -296,22 +242,22 @@ class LocalEventBus:
         with self._lock:
             injected = self._fail_next_entries > 0
             self._fail_next_entries -= int(injected)
-        if injected:
-            self._count("entries_failed")
-            return {"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error (injected locally)."}
         try:
-            event = self._event(entry)
+            if injected:
+                raise PutEventsError("InternalFailure", "Internal service error (injected locally).")
+            bus, event = self._event(entry)
         except PutEventsError as error:
             self._count("entries_failed")
             return {"ErrorCode": error.code, "ErrorMessage": str(error)}
-        self._record(event)
+        self._count("events_received")
+        append_line(self.events_path, event)
         for rule in self.spec.rules:
-            if rule.bus_name == event["_bus"] and rule.pattern.matches_event(event["body"]):
+            if rule.bus_name == bus and rule.pattern.matches_event(event):
                 for target in rule.targets:
-                    self._deliveries.put(_Delivery(event["body"], rule, target))
-        return {"EventId": event["body"]["id"]}
+                    self._deliveries.put(_Delivery(event, rule, target))
+        return {"EventId": event["id"]}
 
-    def _event(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def _event(self, entry: dict[str, Any]) -> tuple[str, Any]:
         bus = str(entry.get("EventBusName") or "default").rpartition("/")[2]
         if bus not in self.spec.bus_names:
             raise PutEventsError("ResourceNotFoundException", f"Event bus {bus} does not exist.")
@@ -324,7 +270,7 @@ class LocalEventBus:
         if not isinstance(detail, dict):
             raise PutEventsError("MalformedDetail", "Detail is malformed.")
         at = datetime.fromtimestamp(float(entry["Time"]), UTC) if "Time" in entry else datetime.now(UTC)
-        body = {
+        return bus, {
             "version": "0",
             "id": str(uuid.uuid4()),
             "detail-type": entry["DetailType"],
@@ -335,20 +281,6 @@ class LocalEventBus:
             "resources": list(entry.get("Resources", [])),
             "detail": detail,
         }
-        return {"_bus": bus, "body": body}
-
-    def _record(self, event: dict[str, Any]) -> None:
-        self._count("events_received")
-        with self._lock:
-            self.events_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.events_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(event["body"], separators=(",", ":")) + "\n")
-
-    # ------------------------------------------------------------------ delivery
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self.stats[name] += 1
 
     def _deliver_forever(self) -> None:
         while (delivery := self._deliveries.get()) is not None:
@@ -358,12 +290,10 @@ class LocalEventBus:
         delivery.attempts += 1
         target = delivery.target
         try:
-            body = transform(delivery.event, target)
-            status = _call(target.destination, body)
+            status = _call(target.destination, transform(delivery.event, target))
+            reason = f"HTTP {status}"
         except OSError as error:
             status, reason = 0, str(error)
-        else:
-            reason = f"HTTP {status}"
         if 200 <= status < 300:
             self._count("deliveries_succeeded")
             return
@@ -371,23 +301,18 @@ class LocalEventBus:
         retryable = status == 0 or status >= 500 or status in RETRYABLE_STATUSES
         if retryable and delivery.attempts <= target.maximum_retry_attempts:
             # Queued again after a backoff; other deliveries go on meanwhile.
-            backoff = min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts)
-            retry = threading.Timer(backoff, self._deliveries.put, (delivery,))
+            retry = threading.Timer(
+                min(MAX_BACKOFF_SECONDS, 0.1 * 2**delivery.attempts), self._deliveries.put, (delivery,)
+            )
             retry.daemon = True
             retry.start()
             log.warning("delivery to %s failed (%s); retrying", target.destination.name, reason)
             return
         log.error("delivery to %s failed (%s) after %d attempts", target.destination.name, reason, delivery.attempts)
         if target.dead_letter:
-            self._dead_letter(delivery, reason)
-
-    def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
-        self._count("dead_lettered")
-        entry = {"rule": delivery.rule.name, "target": delivery.target.id, "error": reason, "event": delivery.event}
-        with self._lock:
-            self.dlq_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.dlq_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
+            self._count("dead_lettered")
+            entry = {"rule": delivery.rule.name, "target": target.id, "error": reason, "event": delivery.event}
+            append_line(self.dlq_path, entry)
 
 
 def _call(destination: ApiDestination, body: str) -> int:
@@ -397,8 +322,7 @@ def _call(destination: ApiDestination, body: str) -> int:
         **destination.headers,
     }
     if destination.basic_auth is not None:
-        token = base64.b64encode(":".join(destination.basic_auth).encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(destination.basic_auth).encode()).decode()
     request = urllib.request.Request(  # noqa: S310 - the template's own endpoint
         destination.endpoint, data=body.encode(), headers=headers, method=destination.method
     )
@@ -409,23 +333,12 @@ def _call(destination: ApiDestination, body: str) -> int:
         return int(error.code)
 
 
-# ---------------------------------------------------------------------- the PutEvents endpoint
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], bus: LocalEventBus) -> None:
-        super().__init__(address, _Handler)
-        self.bus = bus
-
-
 class _Handler(BaseHTTPRequestHandler):
     """The JSON 1.1 protocol botocore speaks to EventBridge: POST / with X-Amz-Target."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: LocalServer
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -433,14 +346,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if operation != "PutEvents":
                 raise PutEventsError("UnknownOperationException", f"{operation or 'no operation'} is not emulated")
-            answer = self.server.bus.put_events(json.loads(body or b"{}"))
-            self._reply(200, answer)
+            status, answer = 200, self.server.owner.put_events(json.loads(body or b"{}"))
         except PutEventsError as error:
-            self._reply(400, {"__type": error.code, "message": str(error)})
+            status, answer = 400, {"__type": error.code, "message": str(error)}
         except (json.JSONDecodeError, TypeError, ValueError) as error:
-            self._reply(400, {"__type": "SerializationException", "message": str(error)})
-
-    def _reply(self, status: int, answer: dict[str, Any]) -> None:
+            status, answer = 400, {"__type": "SerializationException", "message": str(error)}
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")

@@ -12,18 +12,20 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.httpapi import Authorizer, HttpApiSpec, Route, Throttle, http_api_spec
+from local.httpapi import Authorizer, HttpApiSpec, Route, http_api_spec
 from local.lambdas import TIMEOUT_ERROR, InvocationError, LambdaService
+from local.ports import LocalServer
+from tools.template import ACCOUNT_ID
 
 log = logging.getLogger("local.gateway")
 
-ACCOUNT_ID = "000000000000"
 API_ID = "local"
 STAGE = "$default"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
@@ -38,18 +40,13 @@ class HttpResponse:
     body: bytes = b""
 
 
-def message_response(status: int, message: str) -> HttpResponse:
-    """API Gateway's own answers: `{"message": "..."}`."""
-    body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    return HttpResponse(status, {"content-type": "application/json"}, body)
-
-
 class Reply(Exception):  # noqa: N818 - a control-flow signal, not an error
-    """Stop processing and answer with `response` (a gateway-generated error)."""
+    """Stop processing and answer with API Gateway's own `{"message": "..."}`."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(status)
-        self.response = message_response(status, message)
+        body = json.dumps({"message": message}, separators=(",", ":")).encode()
+        self.response = HttpResponse(status, {"content-type": "application/json"}, body)
 
 
 @dataclass
@@ -63,14 +60,11 @@ class HttpRequest:
     protocol: str = "HTTP/1.1"
     request_id: str = field(default_factory=lambda: base64.b64encode(os.urandom(10)).decode())
     received_at: float = field(default_factory=time.time)
+    raw_path: str = field(init=False)
+    raw_query: str = field(init=False)
 
-    @property
-    def raw_path(self) -> str:
-        return self.target.partition("?")[0]
-
-    @property
-    def raw_query(self) -> str:
-        return self.target.partition("?")[2]
+    def __post_init__(self) -> None:
+        self.raw_path, _, self.raw_query = self.target.partition("?")
 
     @cached_property
     def headers(self) -> dict[str, str]:
@@ -85,32 +79,6 @@ def _join_pairs(pairs: Any) -> dict[str, str]:
     return joined
 
 
-@dataclass
-class GatewayStats:
-    """What the tests read: how often the authorizer ran (its cache at work)."""
-
-    authorizer_invocations: int = 0
-
-
-class TokenBucket:
-    """API Gateway's throttling: `burst` requests at once, refilled at `rate` per second."""
-
-    def __init__(self, throttle: Throttle) -> None:
-        self._throttle = throttle
-        self._tokens = float(throttle.burst)
-        self._at = time.monotonic()
-
-    def take(self) -> bool:
-        """Called under the gateway's lock."""
-        now = time.monotonic()
-        self._tokens = min(self._throttle.burst, self._tokens + (now - self._at) * self._throttle.rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-
 class Gateway:
     """Serve the template's HTTP API on host:port (port 0 picks a free one; see `url`)."""
 
@@ -119,35 +87,15 @@ class Gateway:
     ) -> None:
         self.lambdas = lambdas
         self.api = api or http_api_spec(lambdas.config)
-        self.stats = GatewayStats()
+        self.stats: Counter[str] = Counter()  # "authorizer_invocations": its cache at work
         # Authorizer decisions (allow and deny) by identity-source values, until they expire.
         self._decisions: dict[tuple[str, ...], tuple[float, bool, dict[str, Any]]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
+        # Throttling per route, as the stage applies DefaultRouteSettings: a token bucket (tokens, at).
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()  # the decisions, the buckets and the stats
-        self._server = _Server((host, port), self)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="gateway", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._server = LocalServer(host, port, _RequestHandler, self)
+        self.url, self.port = self._server.url, int(self._server.server_address[1])
+        self.start, self.stop = self._server.start, self._server.stop
 
     # ------------------------------------------------------------------ request processing
 
@@ -170,14 +118,17 @@ class Gateway:
         return response
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
-        found = self.api.find_route(request.method, request.raw_path)
-        if found is None:
+        for route in self.api.routes:  # the most specific first
+            if (path_parameters := route.match(request.method, request.raw_path)) is not None:
+                break
+        else:
             raise Reply(404, "Not Found")
-        route, path_parameters = found
-        if self.api.throttle is not None:  # per route, as the stage applies DefaultRouteSettings
+        if (throttle := self.api.throttle) is not None:
             with self._lock:
-                allowed = self._buckets.setdefault(route.key, TokenBucket(self.api.throttle)).take()
-            if not allowed:
+                tokens, at = self._buckets.get(route.key, (float(throttle.burst), time.monotonic()))
+                tokens = min(throttle.burst, tokens + (time.monotonic() - at) * throttle.rate)
+                self._buckets[route.key] = (tokens - (tokens >= 1), time.monotonic())
+            if tokens < 1:
                 raise Reply(429, "Too Many Requests")
         event = _base_event(request, route, path_parameters)
         if route.authorizer is not None:
@@ -203,7 +154,7 @@ class Gateway:
     def _invoke_authorizer(self, authorizer: Authorizer, event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         """A simple response `{"isAuthorized", "context"}` (the template enables simple responses)."""
         with self._lock:
-            self.stats.authorizer_invocations += 1
+            self.stats["authorizer_invocations"] += 1
         try:
             result = self.lambdas.invoke(authorizer.function, event)
         except InvocationError as exc:
@@ -220,8 +171,8 @@ class Gateway:
             # The traceback is already in the function's log; the client only learns that it failed.
             log.error("%s failed: %s", route.key, exc)
             if isinstance(exc, InvocationError) and exc.error_type == TIMEOUT_ERROR:
-                return message_response(503, "Service Unavailable")  # what HTTP API answers for it
-            return message_response(500, "Internal Server Error")
+                raise Reply(503, "Service Unavailable") from exc  # what HTTP API answers for it
+            raise Reply(500, "Internal Server Error") from exc
 
 
 # ---------------------------------------------------------------------- payload format 2.0
@@ -294,15 +245,6 @@ def to_http_response(result: Any) -> HttpResponse:
 # ---------------------------------------------------------------------- HTTP server
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck keep-alive connection never blocks shutdown
-    request_queue_size = 128  # bursts of parallel clients queue instead of being refused
-
-    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
-        super().__init__(address, _RequestHandler)
-        self.gateway = gateway
-
-
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like API Gateway
     # Headers and body go out in separate writes; with Nagle's algorithm a keep-alive client would
@@ -311,7 +253,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "local-http-api"
     sys_version = ""
     timeout = 30  # idle keep-alive connections are closed after this
-    server: _Server
+    server: LocalServer
 
     def _serve(self) -> None:
         try:
@@ -321,10 +263,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 header_pairs=list(self.headers.items()),
                 body=self._read_body(),
                 source_ip=self.client_address[0],
-                server_port=self.server.gateway.port,
+                server_port=self.server.owner.port,
                 protocol=self.request_version,
             )
-            response = self.server.gateway.dispatch(request)
+            response = self.server.owner.dispatch(request)
         except Reply as reply:
             response = reply.response
         try:

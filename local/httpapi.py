@@ -57,19 +57,21 @@ class Authorizer:
 
 @dataclass(frozen=True)
 class Cors:
-    allow_origins: tuple[str, ...]
-    allow_headers: tuple[str, ...]
-    allow_methods: tuple[str, ...]
-    expose_headers: tuple[str, ...]
-    max_age: int | None
+    """The API's CorsConfiguration (SAM's processor resolves a CommaDelimitedList parameter to a list)."""
+
+    settings: dict[str, Any]
+
+    def _list(self, key: str) -> list[str]:
+        return [str(item) for item in self.settings.get(key) or ()]
 
     def response_headers(self, origin: str | None) -> dict[str, str]:
         """Headers API Gateway adds to every response for a request from an allowed origin."""
-        if not origin or not ({"*", origin} & set(self.allow_origins)):
+        origins = self._list("AllowOrigins")
+        if not origin or not ({"*", origin} & set(origins)):
             return {}
-        headers = {"access-control-allow-origin": "*" if "*" in self.allow_origins else origin}
-        if self.expose_headers:
-            headers["access-control-expose-headers"] = ",".join(self.expose_headers)
+        headers = {"access-control-allow-origin": "*" if "*" in origins else origin}
+        if expose := self._list("ExposeHeaders"):
+            headers["access-control-expose-headers"] = ",".join(expose)
         return headers
 
     def preflight_headers(self, origin: str | None) -> dict[str, str]:
@@ -77,10 +79,10 @@ class Cors:
         if not headers:
             return {}
         headers.pop("access-control-expose-headers", None)
-        headers["access-control-allow-methods"] = ",".join(self.allow_methods)
-        headers["access-control-allow-headers"] = ",".join(h.lower() for h in self.allow_headers)
-        if self.max_age is not None:
-            headers["access-control-max-age"] = str(self.max_age)
+        headers["access-control-allow-methods"] = ",".join(self._list("AllowMethods"))
+        headers["access-control-allow-headers"] = ",".join(h.lower() for h in self._list("AllowHeaders"))
+        if "MaxAge" in self.settings:
+            headers["access-control-max-age"] = str(int(self.settings["MaxAge"]))
         return headers
 
 
@@ -98,13 +100,6 @@ class HttpApiSpec:
     authorizers: dict[str, Authorizer]
     cors: Cors | None
     throttle: Throttle | None = None
-
-    def find_route(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
-        for route in self.routes:
-            parameters = route.match(method, raw_path)
-            if parameters is not None:
-                return route, parameters
-        return None
 
 
 def http_api_spec(config: LocalConfig) -> HttpApiSpec:
@@ -125,7 +120,7 @@ def http_api_spec(config: LocalConfig) -> HttpApiSpec:
     return HttpApiSpec(
         routes=tuple(sorted(routes, key=Route.specificity)),
         authorizers={name: _authorizer(name, spec) for name, spec in auth.get("Authorizers", {}).items()},
-        cors=_cors(cors) if cors else None,
+        cors=Cors(cors) if cors else None,
         # API Gateway's account-level defaults stand in for a limit not given.
         throttle=Throttle(
             float(throttle.get("ThrottlingRateLimit", 10000)), int(throttle.get("ThrottlingBurstLimit", 5000))
@@ -159,18 +154,4 @@ def _authorizer(name: str, spec: dict[str, Any]) -> Authorizer:
         function.removesuffix(".Alias"),
         tuple(identity.get("Headers", [])),
         int(identity.get("ReauthorizeEvery", 300)),
-    )
-
-
-def _cors(spec: dict[str, Any]) -> Cors:
-    # SAM's processor resolves a CommaDelimitedList parameter to a list, as CloudFormation does.
-    def strings(key: str) -> tuple[str, ...]:
-        return tuple(str(item) for item in spec.get(key) or ())
-
-    return Cors(
-        allow_origins=strings("AllowOrigins"),
-        allow_headers=strings("AllowHeaders"),
-        allow_methods=strings("AllowMethods"),
-        expose_headers=strings("ExposeHeaders"),
-        max_age=int(spec["MaxAge"]) if "MaxAge" in spec else None,
     )

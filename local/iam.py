@@ -1,17 +1,12 @@
 """IAM, locally: each function may do only what its execution role in template.yaml allows.
 
-The parent reads the roles from the template as `sam deploy` creates them (tools.template: the SAM
-translator's policy templates, the managed policies SAM attaches, the event source and destination
-policies it adds), every resource a local ARN (account 000000000000, the local region), and hands
-each worker its role's statements. The worker registers a botocore hook on every session it creates: each AWS call
-is turned into the IAM actions and resources AWS would authorize (one per part of a transaction or
-batch), and a call the statements do not allow fails as AWS fails it: ClientError
-AccessDeniedException, HTTP 400, never sent.
-
-Evaluated by moto's IAM policy evaluator (moto.iam.access_control): Allow/Deny with Action/NotAction
-and Resource, `*` wildcards, explicit deny wins. A statement with what moto does not evaluate as IAM
-does (NotResource, Condition, a `?` wildcard) is refused when the role is read. Not evaluated:
-resource policies, permission boundaries, SCPs.
+The parent reads the roles from the translated template (tools.template: policy templates, the
+managed policies SAM attaches, event source and destination policies), every resource a local ARN,
+and hands each worker its role's statements. The worker's botocore hook turns each AWS call into the
+IAM actions and resources AWS would authorize (one per part of a transaction or batch), and a call
+the statements do not allow fails as on AWS: ClientError AccessDeniedException, HTTP 400, never sent.
+The statements are evaluated by moto's IAM policy evaluator (moto.iam.access_control); resource
+policies, permission boundaries and SCPs are not.
 """
 
 import json
@@ -26,25 +21,6 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from tools.template import ACCOUNT_ID, SECRET_SUFFIX, Stack
 
-
-@cache
-def _aws_managed_policies() -> dict[str, Any]:
-    """AWS's managed policies as moto ships them (read on first use, in the parent only: workers get
-    their role's statements)."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    policies: dict[str, Any] = json.loads(aws_managed_policies_data)
-    return policies
-
-
-# What an event source mapping reads from a DynamoDB stream with the function's role, and sends to
-# an SQS on-failure destination.
-STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords")
-DESTINATION_SEND_ACTION = "sqs:SendMessage"
-
-
-# ---------------------------------------------------------------------- policy evaluation
-
 # moto reads a policy's strings as regular expressions with `*` widened (a `.` then matches any one
 # character: more lenient than IAM, never stricter). A `?` wildcard, another regex character, a
 # NotResource, a condition or a principal would be evaluated otherwise than IAM does, so a role using
@@ -53,21 +29,13 @@ _NOT_EVALUATED_KEYS = frozenset({"NotResource", "Condition", "Principal", "NotPr
 _NOT_EVALUATED_CHARACTERS = re.compile(r"[?+()\[\]{}|^$\\]")
 
 
-class Statement:
-    """One statement of an identity-based policy, as written."""
-
-    @staticmethod
-    def parse(raw: dict[str, Any]) -> dict[str, Any]:
-        unsupported = _NOT_EVALUATED_KEYS & raw.keys()
-        values = [v for key in ("Action", "NotAction", "Resource") for v in _as_list(raw.get(key, []))]
-        if (
-            raw.get("Effect") not in ("Allow", "Deny")
-            or "Resource" not in raw
-            or unsupported
-            or any(map(_NOT_EVALUATED_CHARACTERS.search, values))
-        ):
-            raise ValueError(f"statement not evaluated locally (see local/iam.py): {raw}")
-        return raw
+def statement(raw: dict[str, Any]) -> dict[str, Any]:
+    """One statement of an identity-based policy, as written, if moto evaluates it as IAM does."""
+    values = [v for key in ("Action", "NotAction", "Resource") for v in _as_list(raw.get(key, []))]
+    evaluated = raw.get("Effect") in ("Allow", "Deny") and "Resource" in raw and not _NOT_EVALUATED_KEYS & raw.keys()
+    if not evaluated or any(map(_NOT_EVALUATED_CHARACTERS.search, values)):
+        raise ValueError(f"statement not evaluated locally (see local/iam.py): {raw}")
+    return raw
 
 
 def _as_list(value: Any) -> list[str]:
@@ -102,33 +70,38 @@ class Policy:
             f" {action} on resource: {resource} because no identity-based policy allows the {action} action"
         )
 
-    def to_json(self) -> str:
-        return json.dumps([self.function, self.role, self.statements])
-
-    @classmethod
-    def from_json(cls, text: str) -> "Policy":
-        function, role, statements = json.loads(text)
-        return cls(function, role, tuple(statements))
-
 
 # ---------------------------------------------------------------------- the template's roles
 
 
 def function_policies(stack: Stack) -> dict[str, Policy]:
     """Every function's role statements, keyed by the function's logical id, as deployed."""
-    resources = stack.resources
-    attached = _attached_policies(stack)
+    attached = [  # AWS::IAM::Policy and ManagedPolicy resources, by the roles they attach to
+        (stack.logical_id(role), props["PolicyDocument"])
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for props in stack.of_type(kind).values()
+        for role in props.get("Roles", [])
+    ]
     policies: dict[str, Policy] = {}
     for logical_id, props in stack.of_type("AWS::Lambda::Function").items():
         role_id = stack.logical_id(props["Role"])
-        role = resources[role_id]["Properties"]
+        role = stack.resources[role_id]["Properties"]
         raw_statements = [
             *(s for p in role.get("Policies", []) for s in _as_statements(p["PolicyDocument"])),
             *(s for arn in role.get("ManagedPolicyArns", []) for s in _managed(str(arn))),
-            *(s for p in attached.get(role_id, []) for s in _as_statements(p)),
+            *(s for attached_to, document in attached if attached_to == role_id for s in _as_statements(document)),
         ]
         role_name = str(role.get("RoleName", f"local-{role_id}"))
-        policies[logical_id] = Policy(logical_id, role_name, tuple(Statement.parse(s) for s in raw_statements))
+        policies[logical_id] = Policy(logical_id, role_name, tuple(statement(s) for s in raw_statements))
+    return policies
+
+
+@cache
+def _aws_managed_policies() -> dict[str, Any]:
+    """AWS's managed policies as moto ships them (read in the parent only: workers get statements)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    policies: dict[str, Any] = json.loads(aws_managed_policies_data)
     return policies
 
 
@@ -144,29 +117,12 @@ def _as_statements(document: Any) -> list[dict[str, Any]]:
     return statements if isinstance(statements, list) else [statements]
 
 
-def _attached_policies(stack: Stack) -> dict[str, list[Any]]:
-    """AWS::IAM::Policy and ManagedPolicy resources, by the roles they attach to."""
-    attached: dict[str, list[Any]] = {}
-    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for props in stack.of_type(kind).values():
-            for role in props.get("Roles", []):
-                attached.setdefault(stack.logical_id(role), []).append(props["PolicyDocument"])
-    return attached
-
-
 def secret_arn(name: str, region: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}{SECRET_SUFFIX}"
 
 
 # ---------------------------------------------------------------------- what a call asks IAM for
 
-_TRANSACT_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-    "Get": "GetItem",
-}
 _STREAM_ARN = re.compile(r"arn:aws:dynamodb:[^:]*:[0-9]*:table/[^/|]+/stream/[^|]+")
 
 
@@ -202,7 +158,8 @@ def _dynamodb(operation: str, params: dict[str, Any], region: str) -> Iterator[t
     if operation in ("TransactWriteItems", "TransactGetItems"):
         for item in params.get("TransactItems", []):
             for kind, part in item.items():
-                yield f"dynamodb:{_TRANSACT_ACTIONS[kind]}", _table_arn(str(part["TableName"]), region)
+                action = "ConditionCheckItem" if kind == "ConditionCheck" else f"{kind}Item"  # Put, Update, ...
+                yield f"dynamodb:{action}", _table_arn(str(part["TableName"]), region)
     elif operation in ("BatchGetItem", "BatchWriteItem"):
         for table in params.get("RequestItems", {}):
             yield f"dynamodb:{operation}", _table_arn(str(table), region)

@@ -1,7 +1,7 @@
 """Ralph, a real Learning Record Store, on this machine: its file-system backend, Basic auth with dev
 credentials, run from its own venv (.venv-lrs, `make` installs it from requirements-lrs.txt).
 
-LRS_PORT (8100), LRS_USER (lms) and LRS_PASSWORD (local-lrs-secret) configure it for `make dev`.
+LRS_PORT (8100), LRS_USER and LRS_PASSWORD (below) configure it for `make dev`.
 """
 
 import os
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from local.loader import ROOT
 from local.polling import poll_until
-from local.ports import is_listening
+from local.ports import is_listening, terminate
 
 LRS_VENV = ROOT / ".venv-lrs"
 # The name the template's LrsCredentialsSecret parameter gets locally; local.eventbus resolves the
@@ -41,11 +41,6 @@ class RunningLrs:
 
     def secrets(self) -> dict[str, dict[str, str]]:
         return {LOCAL_SECRET_NAME: {"username": self.user, "password": self.password}}
-
-
-def credentials_from_env() -> tuple[int, str, str]:
-    port = int(os.environ.get("LRS_PORT", "8100"))
-    return port, os.environ.get("LRS_USER", DEFAULT_USER), os.environ.get("LRS_PASSWORD", DEFAULT_PASSWORD)
 
 
 @contextmanager
@@ -94,9 +89,4 @@ def running_lrs(port: int, user: str, password: str, state_dir: Path, host: str 
             raise RuntimeError(f"Ralph exited with {process.returncode}: see {log_path}")
         yield RunningLrs(host, port, user, password)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)

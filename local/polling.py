@@ -4,12 +4,6 @@ import time
 from collections.abc import Callable
 
 
-class PollTimeoutError(TimeoutError):
-    def __init__(self, what: str, timeout: float, last: object) -> None:
-        super().__init__(f"{what} not reached within {timeout:g}s (last value: {last!r})")
-        self.last = last
-
-
 def poll_until[T](
     fn: Callable[[], T],
     predicate: Callable[[T], bool] = bool,
@@ -24,5 +18,5 @@ def poll_until[T](
         if predicate(result):
             return result
         if time.monotonic() >= deadline:
-            raise PollTimeoutError(what, timeout, result)
+            raise TimeoutError(f"{what} not reached within {timeout:g}s (last value: {result!r})")
         time.sleep(interval)

@@ -1,8 +1,7 @@
 """What the local runtime reads from the stack template.yaml creates (tools.template.Stack, expanded
 and resolved by SAM CLI's own tools): the functions as Lambda runs them and the tables to create."""
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tools.template import Stack
@@ -27,13 +26,6 @@ class FunctionSpec:
     @property
     def log_group_name(self) -> str:
         return self.log_group or f"/aws/lambda/{self.name}"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> "FunctionSpec":
-        return cls(**json.loads(text))
 
 
 def function_specs(stack: Stack) -> dict[str, FunctionSpec]:

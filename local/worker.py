@@ -1,4 +1,4 @@
-"""One Lambda execution environment: `python -m local.worker '<FunctionSpec JSON>'`.
+"""One Lambda execution environment: `python -m local.worker '<argument(spec, policy)>'`.
 
 The parent (local.lambdas) starts it with the function's environment and sends one JSON line per
 invocation on stdin; the answer comes back as one JSON line on the original stdout. Like on Lambda,
@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,26 +22,33 @@ from local.loader import LAYER_PATH, ROOT, Handler, load_module
 from local.template import FunctionSpec
 
 
+def argument(spec: FunctionSpec, policy: Policy | None) -> str:
+    """What the parent tells a worker: its function and its role (None: no IAM, for test probes)."""
+    return json.dumps({"spec": asdict(spec), "policy": asdict(policy) if policy else None})
+
+
+def from_argument(text: str) -> tuple[FunctionSpec, Policy | None]:
+    parsed = json.loads(text)
+    policy = parsed["policy"]
+    return FunctionSpec(**parsed["spec"]), Policy(
+        **policy | {"statements": tuple(policy["statements"])}
+    ) if policy else None
+
+
 class ExecutionEnvironment:
-    """Imports and runs one function's handler; shared by the worker and `make invoke`."""
+    """Imports and runs one function's handler."""
 
     def __init__(self, spec: FunctionSpec, policy: Policy | None = None) -> None:
         self.spec = spec
         self.code_dir = (ROOT / spec.code_uri).resolve()
         self._handler: Handler | None = None
-        self._enforcer: Enforcer | None = None
-        if policy is not None:
-            # Before the handler is imported, so every client it creates is checked.
-            self._enforcer = Enforcer(policy, os.environ.get("AWS_REGION", "us-east-1"))
+        # Before the handler is imported, so every client it creates is checked.
+        self._enforcer = Enforcer(policy, os.environ.get("AWS_REGION", "us-east-1")) if policy else None
+        if self._enforcer:
             self._enforcer.install()
-
-    def isolate_sys_path(self) -> None:
-        """The function sees its code directory and the layer, as /var/task and /opt/python on Lambda,
-        and not the repository (so it cannot import `local` or `tests` by accident)."""
-        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
-        for path in (str(LAYER_PATH), str(self.code_dir)):
-            if path not in sys.path:
-                sys.path.insert(0, path)
+        # The function sees its code directory and the layer, as /var/task and /opt/python on Lambda,
+        # and not the repository (so it cannot import `local` or `tests` by accident).
+        sys.path[:] = [str(self.code_dir), str(LAYER_PATH), *(p for p in sys.path if Path(p or ".").resolve() != ROOT)]
 
     def invoke(self, event: Any, request_id: str) -> Any:
         if self._handler is None:
@@ -58,26 +66,21 @@ class ExecutionEnvironment:
         return self._handler(event, context)
 
     def invoke_to_line(self, event: Any, request_id: str) -> str:
-        """Run one invocation and describe its outcome as a protocol line; the traceback goes to the
-        log (stderr) only, as on Lambda."""
+        """Run one invocation and describe its outcome as a protocol line, with what Lambda's REPORT
+        line tells (its duration) and what IAM checked; the traceback goes to the log (stderr) only."""
         started = time.monotonic()
         try:
             outcome: dict[str, Any] = {"result": self.invoke(event, request_id)}
         except Exception as exc:
             traceback.print_exc()
             outcome = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
-        report = self._report(started)
+        report: dict[str, Any] = {"durationMs": round((time.monotonic() - started) * 1000, 1)}
+        report |= {"iam": self._enforcer.take_counts()} if self._enforcer else {}
         try:
-            return to_json({**outcome, **report})
+            return json.dumps({**outcome, **report}, default=_decimal_default)
         except MarshalError as exc:
             traceback.print_exc()
             return json.dumps({"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}, **report})
-
-    def _report(self, started: float) -> dict[str, Any]:
-        """What travels with the answer for the parent to count, as Lambda's REPORT line: the
-        invocation's duration, and what IAM checked during it."""
-        iam = {"iam": self._enforcer.take_counts()} if self._enforcer else {}
-        return {"durationMs": round((time.monotonic() - started) * 1000, 1), **iam}
 
 
 def _snapshot_and_restore() -> None:
@@ -103,10 +106,6 @@ def _decimal_default(value: Any) -> Any:
     raise MarshalError(f"Unable to marshal response: {type(value).__name__} is not JSON serializable")
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=_decimal_default)
-
-
 def _protocol_streams() -> tuple[TextIO, TextIO]:
     """Keep the protocol on private copies of fds 0/1 and point the real ones elsewhere, so a print()
     or a C extension writing to fd 1 ends up in the log (stderr) instead of corrupting the protocol."""
@@ -123,9 +122,7 @@ def main() -> None:
     # Ctrl-C in the dev console reaches the whole process group; the parent decides when we stop
     # (it closes our stdin), so a stray SIGINT must not kill an invocation halfway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    policy = Policy.from_json(sys.argv[2]) if len(sys.argv) > 2 else None
-    environment = ExecutionEnvironment(FunctionSpec.from_json(sys.argv[1]), policy)
-    environment.isolate_sys_path()
+    environment = ExecutionEnvironment(*from_argument(sys.argv[1]))
     protocol_in, protocol_out = _protocol_streams()
     for line in protocol_in:
         request = json.loads(line)

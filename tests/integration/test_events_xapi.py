@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from local.dev import LocalApi
-from local.dynamodb_local import dynamodb_client, streams_client
+from local.dynamodb_local import client, dynamodb_client
 from local.lrs import LRS_VENV, RunningLrs
 from local.polling import poll_until
 from tests.integration.conftest import Lms, User
@@ -299,7 +299,7 @@ def test_entries_the_bus_fails_are_retried_by_the_publisher(lms: Lms, lrs: Runni
 def learner_stream_records(local_api: LocalApi, table_name: str, user_id: str) -> list[dict[str, Any]]:
     """The table stream's records about the learner, as Lambda passes them (the stream replayed)."""
     region = local_api.lambdas.config.region
-    streams = streams_client(local_api.ddb_endpoint, region)
+    streams = client("dynamodbstreams", local_api.ddb_endpoint, region)
     table = dynamodb_client(local_api.ddb_endpoint, region).describe_table(TableName=table_name)["Table"]
     arn = table["LatestStreamArn"]
     records: list[dict[str, Any]] = []

@@ -46,13 +46,13 @@ def test_an_unknown_route_is_404_before_any_authorization(api: Any, method: str,
 
 
 def test_a_request_without_authorization_is_401_and_never_reaches_the_authorizer(api: Any, gateway: Gateway) -> None:
-    before = gateway.stats.authorizer_invocations
+    before = gateway.stats["authorizer_invocations"]
 
     response = api.get("/enrollments")
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
-    assert gateway.stats.authorizer_invocations == before
+    assert gateway.stats["authorizer_invocations"] == before
 
 
 def _foreign_token() -> str:
@@ -92,7 +92,7 @@ def test_the_handler_sees_the_identity_the_authorizer_established(api: Any, toke
 
 
 def test_a_cors_preflight_is_answered_by_the_gateway(api: Any, gateway: Gateway) -> None:
-    before = gateway.stats.authorizer_invocations
+    before = gateway.stats["authorizer_invocations"]
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "PATCH"}
 
     response = api.request("OPTIONS", "/enrollments/some-id", headers=preflight)
@@ -102,7 +102,7 @@ def test_a_cors_preflight_is_answered_by_the_gateway(api: Any, gateway: Gateway)
     assert "PATCH" in response.headers["access-control-allow-methods"].split(",")
     assert "idempotency-key" in response.headers["access-control-allow-headers"].split(",")
     assert response.headers["access-control-max-age"] == "600"
-    assert gateway.stats.authorizer_invocations == before
+    assert gateway.stats["authorizer_invocations"] == before
 
 
 def test_responses_carry_cors_headers_for_an_allowed_origin(api: Any) -> None:
@@ -145,13 +145,13 @@ def test_a_content_length_that_is_not_a_number_of_bytes_is_a_400_at_once(gateway
 
 def test_authorizer_decisions_are_cached_per_token(api: Any, token_for: TokenFor, gateway: Gateway) -> None:
     good, bad = token_for("u-cached"), f"not-a-jwt-{uuid.uuid4().hex}"
-    before = gateway.stats.authorizer_invocations
+    before = gateway.stats["authorizer_invocations"]
 
     allowed = [api.get("/enrollments", token=good).status_code for _ in range(3)]
     denied = [api.get("/enrollments", token=bad).status_code for _ in range(3)]
 
     assert (allowed, denied) == ([200] * 3, [403] * 3)
-    assert gateway.stats.authorizer_invocations == before + 2
+    assert gateway.stats["authorizer_invocations"] == before + 2
 
 
 # ---------------------------------------------------------------------- payload format 2.0, scripted

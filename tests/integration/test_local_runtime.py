@@ -1,6 +1,6 @@
 """The local Lambda emulation under the gateway: worker processes (environment, warm reuse, errors,
 timeouts, a protocol immune to prints) and the DynamoDB stream event source mapping (filters,
-Lambda's record shape, partial batch failures, retries, the dead-letter file, lanes, checkpoints)."""
+Lambda's record shape, partial batch failures, retries, the dead-letter file, lanes) and schedules."""
 
 import dataclasses
 import json
@@ -17,6 +17,7 @@ import pytest
 from local.config import LocalConfig
 from local.dev import LocalApi
 from local.lambdas import InvocationError, LambdaService
+from local.schedules import Schedule, Scheduler
 from local.streams import StreamPoller, StreamSource
 from local.template import FunctionSpec
 from tools.event_filters import load_pattern
@@ -284,7 +285,7 @@ def test_a_failing_record_is_retried_then_dead_lettered_and_the_shard_moves_on(
         poller.stop()
 
     delivered = [_pk(r) for b in _deliveries(tmp_path / "deliveries.jsonl") for r in b]
-    assert delivered.count("ok-before") == 1  # checkpointed: never redelivered
+    assert delivered.count("ok-before") == 1  # settled: never redelivered
     assert delivered.count("poison") == 3  # the first attempt and two retries
     assert delivered.count("ok-after") == 1
     entry = json.loads(dead_letters.read_text(encoding="utf-8").splitlines()[0])
@@ -324,36 +325,21 @@ def test_a_parallelization_factor_splits_a_shard_into_lanes_by_partition_key_kee
         assert versions == [0, 1, 2]
 
 
-def test_a_restarted_poller_resumes_after_its_checkpoint_and_a_reset_one_replays(
-    probe_lambdas: LambdaService, local_api: LocalApi, ddb: Any, probe_table: str, poll_until: Any, tmp_path: Path
+# ---------------------------------------------------------------------- schedules
+
+
+def test_a_schedule_invokes_its_function_once_per_period_with_its_input(
+    probe_lambdas: LambdaService, poll_until: Any
 ) -> None:
-    source = StreamSource(table_name=probe_table, function="Probe")
-    checkpoints = probe_lambdas.config.state_dir / "stream-checkpoints"
+    """A period of 0.2 s instead of the template's minutes, through the same pools as any invocation."""
+    schedule = Schedule("arn:aws:scheduler:us-east-1:000000000000:schedule/default/tick", "Probe", 0.2, "{}")
+    scheduler = Scheduler(probe_lambdas, only=[schedule])
+    scheduler.start()
+    try:
+        poll_until(lambda: probe_lambdas.invocations["Probe"], lambda count: count >= 3, timeout=15)
+    finally:
+        scheduler.stop()
+    stopped_at = probe_lambdas.invocations["Probe"]
 
-    def delivered() -> list[str]:
-        return [_pk(r) for b in _deliveries(tmp_path / "deliveries.jsonl") for r in b]
-
-    def run_until_delivered(pk: str, write: bool = True) -> None:
-        # A fresh poller each time: nothing survives in memory, as after a restart of `make dev`.
-        poller = _run_poller(probe_lambdas, local_api.ddb_endpoint, source)
-        try:
-            if write:
-                _put(ddb, probe_table, pk)
-            poll_until(delivered, lambda pks: pks.count(pk) >= 1 + delivered_before.count(pk), timeout=15)
-        finally:
-            poller.stop()
-
-    delivered_before: list[str] = []
-    run_until_delivered("before-restart")
-    assert any(checkpoints.iterdir())
-
-    delivered_before = delivered()
-    run_until_delivered("after-restart")
-    assert delivered() == ["before-restart", "after-restart"]  # resumed after the checkpoint: no replay
-
-    # `make dev-reset` deletes the checkpoints: the stream is read again from its oldest record.
-    for path in checkpoints.iterdir():
-        path.unlink()
-    delivered_before = delivered()
-    run_until_delivered("after-restart", write=False)  # the last record: everything before it came too
-    assert delivered() == ["before-restart", "after-restart", "before-restart", "after-restart"]
+    assert probe_lambdas.invoke("Probe", {})["probeVar"] == "from-template"
+    assert probe_lambdas.invocations["Probe"] == stopped_at + 1  # nothing ran after stop()

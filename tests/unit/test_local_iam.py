@@ -10,8 +10,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from local.iam import Enforcer, Policy, Statement, function_policies, requested
+from local.iam import Enforcer, Policy, function_policies, requested, statement
 from local.ports import free_port
+from local.template import function_specs
+from local.worker import argument, from_argument
 from tools.template import expand
 
 REGION = "us-east-1"
@@ -80,7 +82,7 @@ def test_every_function_may_write_its_logs() -> None:
 
 
 def _policy(*statements: dict[str, Any]) -> Policy:
-    return Policy("F", "R", tuple(Statement.parse(s) for s in statements))
+    return Policy("F", "R", tuple(statement(s) for s in statements))
 
 
 def test_wildcards_match_actions_case_insensitively_and_resources_exactly() -> None:
@@ -108,7 +110,7 @@ def test_an_explicit_deny_wins_and_nothing_allowed_is_denied() -> None:
 
 
 @pytest.mark.parametrize(
-    "statement",
+    "raw",
     [
         {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "arn:aws:dynamodb:r:a:table/lms-?ev"},
         {"Effect": "Allow", "Action": "dynamodb:GetItem", "NotResource": TABLE},
@@ -117,15 +119,17 @@ def test_an_explicit_deny_wins_and_nothing_allowed_is_denied() -> None:
     ],
     ids=["question-mark", "not-resource", "condition", "no-resource"],
 )
-def test_a_statement_moto_would_evaluate_otherwise_than_iam_is_refused(statement: dict[str, Any]) -> None:
+def test_a_statement_moto_would_evaluate_otherwise_than_iam_is_refused(raw: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not evaluated locally"):
-        Statement.parse(statement)
+        statement(raw)
 
 
 def test_a_policy_survives_its_trip_to_the_worker() -> None:
     policy = policies()["SummarizeProgressFunction"]
 
-    assert Policy.from_json(policy.to_json()) == policy
+    spec = function_specs(expand({}, REGION))["SummarizeProgressFunction"]
+
+    assert from_argument(argument(spec, policy)) == (spec, policy)
 
 
 # ---------------------------------------------------------------------- what a call asks for
