@@ -43,6 +43,10 @@ class StaleEnrollmentError(Exception):
     """The enrollment changed since it was read."""
 
 
+class SeatBusyError(Exception):
+    """An expiry's seat could not be freed now: the course head was in another transaction."""
+
+
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
 
@@ -273,7 +277,7 @@ class EnrollmentRepository:
         except TransactionCancelledError as cancelled:
             if cancelled.failed("enrollment"):
                 return False
-            raise
+            raise SeatBusyError from cancelled  # another transaction held the course head: try again
         return True
 
     def access_checkpoint(self) -> str | None:
