@@ -497,3 +497,30 @@ def test_a_run_does_bounded_work_and_the_next_continues(
     assert runs[-1]["caughtUp"]
     statuses = ok(api.call("list_course_enrollments", **INSTRUCTOR, path={"courseId": course.id}))["items"]
     assert {e["status"] for e in statuses} == {"EXPIRED"}
+
+
+def test_an_expiry_whose_seat_is_busy_is_retried_then_left_for_the_next_run(
+    api: ApiHarness, clock: Clock, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lms.repositories.enrollments import EnrollmentRepository, SeatBusyError
+    from lms.retry import Retry
+    from lms.services import access_periods
+
+    monkeypatch.setattr(access_periods, "SEAT_RETRY", Retry(attempts=3, base=0, cap=0, budget=1.0))
+    course = course_with(api, capacity=3)
+    enrollment = ended_by_staff(api, clock, course.id)
+    expire = EnrollmentRepository.expire
+    busy = iter([True, True, False, True, True, True])
+
+    def sometimes_busy(self: EnrollmentRepository, *args: Any, **kwargs: Any) -> bool:
+        if next(busy):
+            raise SeatBusyError
+        return expire(self, *args, **kwargs)
+
+    monkeypatch.setattr(EnrollmentRepository, "expire", sometimes_busy)
+    assert run_scheduler(api)["expired"] == 1  # busy twice, then through
+    assert (get(api, enrollment["id"])["status"], seats_taken(dynamodb, course.id)) == ("EXPIRED", 0)
+
+    other = ended_by_staff(api, clock, course.id, OTHER_STUDENT)
+    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": False}  # busy 3 times
+    assert get(api, other["id"])["status"] == "ACTIVE"
