@@ -160,4 +160,5 @@ def test_an_ended_access_expires_within_60_s_by_itself(lms: Lms) -> None:
     enrollment = lms.enroll(student, course_id)
     lms.expect(200, _patch(lms, teacher, enrollment["id"], {"accessEndsAt": PAST}))
 
-    _expired(lms, teacher, enrollment["id"], timeout=60)
+    # A run starts at most 60 s after the write; 5 s more for the run itself on a loaded machine.
+    _expired(lms, teacher, enrollment["id"], timeout=65)
