@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lms import container
 from lms.api import LmsResolver, created_response
 from lms.idempotency import IdempotentRequest
-from lms.models.enrollments import Enrollment, EnrollmentCreate, EnrollOutcome
+from lms.models.enrollments import AccessEnd, Enrollment, EnrollmentCreate, EnrollOutcome
 from lms.observability import metrics, tracer
 
 app = LmsResolver()
@@ -18,7 +18,9 @@ enrollments = container.enrollment_service()
 
 
 def enroll(request: IdempotentRequest[EnrollmentCreate]) -> EnrollOutcome:
-    outcome = enrollments.enroll(app.identity, request.body.course_id, request.body.user_id)
+    body = request.body
+    access_end = AccessEnd(body.access_ends_at) if "access_ends_at" in body.model_fields_set else None
+    outcome = enrollments.enroll(app.identity, body.course_id, body.user_id, access_end)
     if outcome.created:
         metrics.add_metric(name="EnrollmentCreated", unit=MetricUnit.Count, value=1)
     return outcome

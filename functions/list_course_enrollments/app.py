@@ -22,7 +22,9 @@ def list_course_enrollments(
     courseId: ResourceId,  # noqa: N803
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
-    status: Annotated[EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,
+    status: Annotated[
+        EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED, SUSPENDED or EXPIRED")
+    ] = None,
     userId: Annotated[  # noqa: N803
         str | None, user_id_query("Only this learner's enrollment: 0 or 1 items (one key lookup)")
     ] = None,

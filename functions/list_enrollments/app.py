@@ -22,7 +22,9 @@ def list_enrollments(
     limit: PageLimit = DEFAULT_LIMIT,
     cursor: PageCursor = None,
     userId: Annotated[str | None, user_id_query("Admins only: another user's id")] = None,  # noqa: N803
-    status: Annotated[EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED or SUSPENDED")] = None,
+    status: Annotated[
+        EnrollmentStatus | None, Query(description="ACTIVE, COMPLETED, DROPPED, SUSPENDED or EXPIRED")
+    ] = None,
     courseId: Annotated[  # noqa: N803
         str | None,
         course_id_query("Only the enrollment in this course: 0 or 1 items, whatever its status (one key lookup)"),

@@ -137,8 +137,8 @@ def test_every_bad_cursor_is_400(api: ApiHarness, function: str, path: dict[str,
 
 
 LIST_ROUTES = [
-    ("list_enrollments", None, "ACTIVE, COMPLETED, DROPPED, SUSPENDED"),
-    ("list_course_enrollments", {"courseId": "c1"}, "ACTIVE, COMPLETED, DROPPED, SUSPENDED"),
+    ("list_enrollments", None, "ACTIVE, COMPLETED, DROPPED, SUSPENDED, EXPIRED"),
+    ("list_course_enrollments", {"courseId": "c1"}, "ACTIVE, COMPLETED, DROPPED, SUSPENDED, EXPIRED"),
     ("list_progress", None, "IN_PROGRESS, COMPLETED"),
     ("list_course_progress", {"courseId": "c1"}, "IN_PROGRESS, COMPLETED"),
 ]

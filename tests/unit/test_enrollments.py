@@ -36,6 +36,7 @@ ENROLLMENT_FIELDS = {
     "status",
     "enrolledAt",
     "updatedAt",
+    "accessEndsAt",
     "completedAt",
     "completedBy",
     "reopenedAt",

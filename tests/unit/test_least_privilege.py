@@ -13,9 +13,10 @@ from typing import Any
 import botocore.client
 import pytest
 
+from local.context import LambdaContext
 from local.iam import function_policies
 from local.template import function_specs, table_names
-from tests.conftest import ApiHarness, StreamHarness
+from tests.conftest import ApiHarness, StreamHarness, load_event
 from tools.template import expand
 
 Grant = tuple[str, str | None, str]  # (table logical id, index or None, action)
@@ -163,6 +164,14 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("get_progress_summary", teacher, path={"courseId": course_id})
     call("delete_lesson", teacher, path={"courseId": course_id, "lessonId": extra["id"]})
     drain()  # a course-wide recompute, continued through the table when pages run out
+    # An access end in the past, then the scheduled run: the index, the course head, the expiry with
+    # its seat, the checkpoint.
+    call("update_enrollment", teacher, path={"id": enrollment["id"]}, body={"accessEndsAt": "2026-01-01T00:00:00Z"})
+    with recorder.running("expire_access"):
+        scheduled = LambdaContext(function_name="expire_access", timeout_seconds=60)
+        run = ApiHarness.module("expire_access").lambda_handler(load_event("expire_access.json"), scheduled)
+    assert run["expired"] == 1, run
+    drain()
     call("delete_enrollment", learner, path={"id": enrollment["id"]})
     drain()
 

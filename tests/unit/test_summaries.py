@@ -72,7 +72,7 @@ def delete_lesson(api: ApiHarness, course: Course, index: int) -> None:
 
 def aggregate_of(api: ApiHarness, course_id: str, caller: dict[str, str] = INSTRUCTOR) -> dict[str, Any]:
     body = summary_of(api, course_id, caller)
-    assert set(body) == {"courseId", "enrolled", "active", "completed", "averagePercent", "updatedAt"}
+    assert set(body) == {"courseId", "enrolled", "active", "completed", "expired", "averagePercent", "updatedAt"}
     return body
 
 

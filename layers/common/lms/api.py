@@ -27,6 +27,7 @@ from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from lms.cursors import MAX_CURSOR_LENGTH, CursorCodec
 from lms.errors import (
+    AccessEndedError,
     BadRequestError,
     ConcurrencyError,
     ConflictError,
@@ -115,6 +116,7 @@ PROBLEM_BY_ERROR: dict[type[DomainError], ProblemType] = {
     BadRequestError: ProblemType(HTTPStatus.BAD_REQUEST),
     ForbiddenError: ProblemType(HTTPStatus.FORBIDDEN),
     EnrollmentClosedError: ProblemType(HTTPStatus.FORBIDDEN, "enrollment-closed"),
+    AccessEndedError: ProblemType(HTTPStatus.FORBIDDEN, "access-ended"),
     NotFoundError: ProblemType(HTTPStatus.NOT_FOUND),
     ConflictError: ProblemType(HTTPStatus.CONFLICT),
     SeatsNotCountedError: ProblemType(HTTPStatus.CONFLICT, "seats-not-counted"),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lms.cursors import CursorCodec
     from lms.events.publisher import EventPublisher
     from lms.idempotency import IdempotentRequest
+    from lms.services.access_periods import AccessExpiryService
     from lms.services.catalog import CatalogService
     from lms.services.enrollments import EnrollmentService
     from lms.services.progress import ProgressService
@@ -87,6 +88,15 @@ def enrollment_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> 
 
     shared = table()
     return EnrollmentService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock, ids=ids)
+
+
+def access_expiry_service(*, clock: Clock = utc_now) -> "AccessExpiryService":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.enrollments import EnrollmentRepository
+    from lms.services.access_periods import AccessExpiryService
+
+    shared = table()
+    return AccessExpiryService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock)
 
 
 def progress_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "ProgressService":

@@ -70,6 +70,11 @@ class EnrollmentClosedError(ForbiddenError):
         )
 
 
+class AccessEndedError(ForbiddenError):
+    def __init__(self, access_ends_at: str | None) -> None:
+        super().__init__("Your access to this course has ended; its staff may extend it.", accessEndsAt=access_ends_at)
+
+
 class SeatsNotCountedError(ConflictError):
     def __init__(self) -> None:
         super().__init__(

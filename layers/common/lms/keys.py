@@ -14,6 +14,18 @@
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
 
+The enrollment item also carries `gsi2pk`/`gsi2sk` while it is ACTIVE with an `accessEndsAt`
+(`access_end_index`): the sparse index of pending access ends, by the minute they end. The scheduler's
+checkpoint (`access_checkpoint`) is an item of that index too, so the scheduler reads it with the Query
+it may make anyway.
+
+| item | pk | sk | gsi2pk | gsi2sk |
+| --- | --- | --- | --- | --- |
+| pending access end | USER#<user> | ENROLLMENT#<course> | ACCESS#<minute>#<n> | <accessEndsAt>#<course>#<user> |
+| scheduler checkpoint | ACCESS#CHECKPOINT | ACCESS | ACCESS#CHECKPOINT | <minute> |
+
+`<minute>` is `yyyy-mm-ddThh:mm` (UTC); `<n>` the learner's index shard.
+
 `<user>` is the user id as it enters a key (`user_key`): a token's `sub` may be any string of up to
 256 characters, so one that is not a plain id (up to 128 of `[A-Za-z0-9._:@|+-]`) is replaced by a
 digest. Ids we generate (course, lesson, enrollment, progress) are always plain.
@@ -30,6 +42,7 @@ from enum import StrEnum
 
 Key = dict[str, str]
 GSI1 = "gsi1"
+GSI2 = "gsi2"
 
 
 class Entity(StrEnum):
@@ -46,6 +59,7 @@ class Entity(StrEnum):
     PROGRESS = "PROGRESS"
     PROGRESS_REF = "PROGRESS_REF"
     SUMMARY = "SUMMARY"
+    ACCESS_CHECKPOINT = "ACCESS_CHECKPOINT"
 
 
 class Writer(StrEnum):
@@ -209,3 +223,43 @@ def course_aggregate_shards(course_id: str) -> list[Key]:
 
 def course_fanout_segment(course_id: str, segment: int) -> Key:
     return {"pk": f"{_course_pk(course_id)}#FANOUT#{segment}", "sk": "FANOUT"}
+
+
+# --- Access periods: the sparse index `gsi2` of enrollments whose access is still to end, by minute.
+# A minute's pending ends are spread over ACCESS_SHARDS partition keys by the learner's digest
+# (`index_shard`), so 100,000 ends in one minute put about 6,250 on each and no index partition is hot.
+ACCESS_SHARDS = INDEX_SHARDS
+_ACCESS = "ACCESS#"
+ACCESS_INDEX_ATTRIBUTES = ("gsi2pk", "gsi2sk")
+
+
+def minute_of(timestamp: str) -> str:
+    """`2026-12-06T10:31` of `2026-12-06T10:31:46.123Z` (clock.utc_now's form: fixed width)."""
+    return timestamp[:16]
+
+
+def access_end_index(user_id: str, course_id: str, ends_at: str, now: str) -> Key:
+    """Where a pending access end is indexed: the minute it ends, or the current one when it has
+    already passed (staff may set an end in the past), so the next scheduler run finds it."""
+    minute = minute_of(max(ends_at, now))
+    return {
+        "gsi2pk": f"{_ACCESS}{minute}#{index_shard(user_id)}",
+        "gsi2sk": f"{ends_at}#{course_id}#{user_key(user_id)}",
+    }
+
+
+def access_end_partitions(minute: str) -> list[str]:
+    """Every `gsi2` partition holding the access ends of one minute."""
+    return [f"{_ACCESS}{minute}#{shard}" for shard in range(ACCESS_SHARDS)]
+
+
+def access_ends_through(now: str) -> str:
+    """The highest `gsi2sk` of an access end due at `now` (`~` sorts after every id character)."""
+    return f"{now}#~"
+
+
+ACCESS_CHECKPOINT_PARTITION = f"{_ACCESS}CHECKPOINT"
+
+
+def access_checkpoint() -> Key:
+    return {"pk": ACCESS_CHECKPOINT_PARTITION, "sk": "ACCESS"}

@@ -18,7 +18,7 @@ class DetailType(StrEnum):
     COURSE_COMPLETED = "CourseCompleted"
 
 
-EnrollmentStatusName = Literal["ACTIVE", "COMPLETED", "DROPPED", "SUSPENDED"]
+EnrollmentStatusName = Literal["ACTIVE", "COMPLETED", "DROPPED", "SUSPENDED", "EXPIRED"]
 
 
 class EventDetail(BaseModel):

@@ -1,9 +1,10 @@
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
+from lms.models.catalog import Timestamp
 from lms.models.common import Identifier, RequestModel, ResponseModel, UserId
 
 
@@ -12,15 +13,56 @@ class EnrollmentStatus(StrEnum):
     COMPLETED = "COMPLETED"
     DROPPED = "DROPPED"
     SUSPENDED = "SUSPENDED"
+    EXPIRED = "EXPIRED"  # set by the access-period scheduler only, when `accessEndsAt` has passed
+
+
+# The statuses that hold no seat in a course with a capacity.
+SEATLESS_STATUSES = frozenset({EnrollmentStatus.DROPPED, EnrollmentStatus.EXPIRED})
+
+_ACCESS_ENDS_AT = (
+    "Staff only (a student sending it: 403). When the learner's access ends: their writes to the course are "
+    "refused from then on, and an ACTIVE enrollment becomes EXPIRED within 60 s. null: access never ends."
+)
 
 
 class EnrollmentCreate(RequestModel):
     course_id: Identifier
     user_id: UserId | None = Field(default=None, description="Defaults to the caller.")
+    access_ends_at: Timestamp | None = Field(
+        default=None, description=f"Absent: enrolledAt plus the course's accessDays. {_ACCESS_ENDS_AT}"
+    )
 
 
 class EnrollmentUpdate(RequestModel):
-    status: EnrollmentStatus = Field(strict=False)
+    """PATCH /enrollments/{id}: a status, an access end, or both (the access end applies first)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # Absent leaves it; null is 422 (the schema says which statuses may be set: not EXPIRED).
+    status: Annotated[
+        EnrollmentStatus | None,
+        WithJsonSchema({"type": "string", "enum": [s.value for s in EnrollmentStatus if s != "EXPIRED"]}),
+    ] = Field(default=None, strict=False, description="EXPIRED cannot be set: it follows from accessEndsAt.")
+    access_ends_at: Timestamp | None = Field(
+        default=None,
+        description=f"{_ACCESS_ENDS_AT} On an EXPIRED enrollment, a future one (or null) makes it ACTIVE again "
+        "(COMPLETED if its completion stands); 409 when the course is full.",
+    )
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _settable(cls, status: Any) -> Any:
+        if status is None:
+            raise ValueError("status cannot be null; leave it out to keep the status.")
+        if status == EnrollmentStatus.EXPIRED.value:
+            raise ValueError("EXPIRED follows from accessEndsAt; set accessEndsAt instead.")
+        return status
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.status is None and "access_ends_at" not in self.model_fields_set:
+            raise ValueError("Send status, accessEndsAt or both.")
+        return self
 
 
 class EnrollmentProgress(ResponseModel):
@@ -50,6 +92,19 @@ class Enrollment(ResponseModel):
     enrolled_by: str
     version: int
     progress: EnrollmentProgress = Field(default_factory=EnrollmentProgress)
+    access_ends_at: str | None = Field(
+        default=None,
+        description="When the learner's access ends (null: never): their writes are refused from then on, and "
+        "an ACTIVE enrollment becomes EXPIRED within 60 s.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEnd:
+    """Staff's `accessEndsAt` in a request (`at` None: access never ends); a request without the field
+    passes no AccessEnd at all."""
+
+    at: str | None
 
 
 class EnrollOutcome(ResponseModel):

@@ -96,6 +96,7 @@ class CourseAggregate(ResponseModel):
     enrolled: int = 0
     active: int = 0
     completed: int = 0
+    expired: int = Field(default=0, description="EXPIRED enrollments (their access ended); never counted in active.")
     average_percent: float = 0
     updated_at: str | None = None
 

@@ -15,6 +15,7 @@ class Contribution:
     active: int = 0
     completed: int = 0
     percent: int = 0
+    expired: int = 0
 
     def plus(self, other: "Contribution") -> "Contribution":
         return Contribution(
@@ -22,10 +23,11 @@ class Contribution:
             self.active + other.active,
             self.completed + other.completed,
             self.percent + other.percent,
+            self.expired + other.expired,
         )
 
     def minus(self, other: "Contribution") -> "Contribution":
-        return self.plus(Contribution(-other.enrolled, -other.active, -other.completed, -other.percent))
+        return self.plus(Contribution(-other.enrolled, -other.active, -other.completed, -other.percent, -other.expired))
 
     @property
     def is_zero(self) -> bool:

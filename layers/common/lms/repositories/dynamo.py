@@ -221,8 +221,12 @@ def condition_check(
     *,
     expression_values: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {"ConditionCheck": {"Key": serialize(key), **_expressions(condition, expression_values, names)}}
+    request = {"Key": serialize(key), **_expressions(condition, expression_values, names)}
+    if return_old_on_failure:  # no extra units: the item read for the check comes back
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return {"ConditionCheck": request}
 
 
 class Table:

@@ -1,17 +1,24 @@
 """Enrollments: one item per learner and course (which makes duplicates impossible), an id reference,
 and, for a course with a capacity, the course head's seat counter, changed in the same transactions.
-An uncapped course's head is not written: enrollments of one course never queue on one item."""
+An uncapped course's head is not written: enrollments of one course never queue on one item.
 
+An ACTIVE enrollment with an `accessEndsAt` is also in the sparse index `gsi2`, by the minute its
+access ends (`keys.access_end_index`); every write of the API sets or removes those attributes, and
+the expiry removes them."""
+
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course
-from lms.models.enrollments import Enrollment, EnrollmentStatus
+from lms.models.enrollments import SEATLESS_STATUSES, Enrollment, EnrollmentStatus
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import (
     READS_PER_PAGE,
     Action,
+    ConditionFailedError,
     Table,
     TransactionCancelledError,
     delete_action,
@@ -36,6 +43,10 @@ class StaleEnrollmentError(Exception):
     """The enrollment changed since it was read."""
 
 
+class SeatBusyError(Exception):
+    """An expiry's seat could not be freed now: the course head was in another transaction."""
+
+
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
 
@@ -51,6 +62,23 @@ def _seat_update(course_id: str, delta: int) -> Action:
     )
 
 
+def _pending_access_end(enrollment: Enrollment) -> dict[str, str] | None:
+    """The enrollment's `gsi2` attributes while its access is still to be ended by the scheduler."""
+    if enrollment.status != EnrollmentStatus.ACTIVE or enrollment.access_ends_at is None:
+        return None
+    return keys.access_end_index(
+        enrollment.user_id, enrollment.course_id, enrollment.access_ends_at, enrollment.updated_at
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAccessEnd:
+    """An entry of the access-end index: the enrollment's table key and its course."""
+
+    key: dict[str, str]
+    course_id: str
+
+
 class EnrollmentRepository:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -59,6 +87,7 @@ class EnrollmentRepository:
         return {
             **keys.enrollment(enrollment.user_id, enrollment.course_id),
             **keys.enrollment_index(enrollment.user_id, enrollment.course_id),
+            **(_pending_access_end(enrollment) or {}),
             **enrollment.model_dump(by_alias=True, mode="json"),
             "entity": Entity.ENROLLMENT,
             "writer": Writer.API,
@@ -125,10 +154,12 @@ class EnrollmentRepository:
         """Write a status change if the enrollment is still at `current.version`, moving a seat
         in the same transaction when the change takes or frees one (`seat_delta`: 0 in an uncapped
         course)."""
+        pending = _pending_access_end(changed)
         update = update_action(
             keys.enrollment(current.user_id, current.course_id),
             "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
-            "reopenedAt = :reopened, version = :version, writer = :writer",
+            "reopenedAt = :reopened, accessEndsAt = :ends, version = :version, writer = :writer"
+            + (", gsi2pk = :gsi2pk, gsi2sk = :gsi2sk" if pending else " REMOVE gsi2pk, gsi2sk"),
             condition="version = :expected",
             names={"#status": "status"},
             expression_values=values(
@@ -137,9 +168,11 @@ class EnrollmentRepository:
                 completed=changed.completed_at,
                 by=changed.completed_by,
                 reopened=changed.reopened_at,
+                ends=changed.access_ends_at,
                 version=changed.version,
                 writer=Writer.API.value,
                 expected=current.version,
+                **(pending or {}),
             ),
         )
         actions = {"enrollment": update}
@@ -161,7 +194,7 @@ class EnrollmentRepository:
             ),
             "ref": delete_action(keys.enrollment_ref(enrollment.id)),
         }
-        if capped and enrollment.status != EnrollmentStatus.DROPPED:
+        if capped and enrollment.status not in SEATLESS_STATUSES:
             actions["seat"] = _seat_update(enrollment.course_id, -1)
         try:
             self._table.transact(actions)
@@ -193,3 +226,79 @@ class EnrollmentRepository:
             reads=None if full_pages else READS_PER_PAGE,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
+
+    # ------------------------------------------------------------------ access ends (the scheduler)
+    def pending_access_ends(self, partition: str, now: str, page: PageRequest) -> Page[PendingAccessEnd]:
+        """One page of an index partition's ACTIVE enrollments whose access has ended by `now` (the
+        index is eventually consistent: the expiry's condition decides). Entries whose enrollment the
+        summarizer completed meanwhile are left in the index and filtered out here."""
+        result = self._table.query_page(
+            page,
+            key_condition="gsi2pk = :pk AND gsi2sk <= :through",
+            expression_values=values(pk=partition, through=keys.access_ends_through(now)),
+            index=keys.GSI2,
+            status=EnrollmentStatus.ACTIVE.value,
+            reads=1,
+        )
+        found = [PendingAccessEnd({"pk": i["pk"], "sk": i["sk"]}, i["courseId"]) for i in result.items]
+        return Page(found, result.last_key, result.scanned)
+
+    def expire(self, entry: PendingAccessEnd, now: str, *, capped: bool) -> bool:
+        """`lms.services.enrollments.expire` as one conditional write: ACTIVE with its access ended
+        becomes EXPIRED (`version` + 1, out of the index), freeing its seat in a capped course in the
+        same transaction. False when the condition no longer holds (expired already, changed by
+        staff, completed): nothing is written, so a run repeated or racing another changes nothing."""
+        expression = "SET #status = :expired, updatedAt = :now, version = version + :one, writer = :writer"
+        arguments: dict[str, Any] = {
+            "condition": "#status = :active AND accessEndsAt <= :now",
+            "names": {"#status": "status"},
+            "expression_values": values(
+                expired=EnrollmentStatus.EXPIRED.value,
+                active=EnrollmentStatus.ACTIVE.value,
+                now=now,
+                one=1,
+                writer=Writer.API.value,
+            ),
+        }
+        expression += " REMOVE " + ", ".join(keys.ACCESS_INDEX_ATTRIBUTES)
+        if not capped:
+            try:
+                self._table.update(entry.key, expression, **arguments)
+            except ConditionFailedError:
+                return False
+            return True
+        try:
+            self._table.transact(
+                {
+                    "enrollment": update_action(entry.key, expression, **arguments),
+                    "seat": _seat_update(entry.course_id, -1),
+                }
+            )
+        except TransactionCancelledError as cancelled:
+            if cancelled.failed("enrollment"):
+                return False
+            raise SeatBusyError from cancelled  # another transaction held the course head: try again
+        return True
+
+    def access_checkpoint(self) -> str | None:
+        """The minute before which every access end has been expired, if any run recorded one."""
+        items = self._table.query_page(
+            PageRequest(1, None),
+            key_condition="gsi2pk = :pk",
+            expression_values=values(pk=keys.ACCESS_CHECKPOINT_PARTITION),
+            index=keys.GSI2,
+            reads=1,
+        ).items
+        return str(items[0]["gsi2sk"]) if items else None
+
+    def advance_access_checkpoint(self, minute: str) -> None:
+        """Move the checkpoint forward to `minute`, never back (runs may overlap)."""
+        with suppress(ConditionFailedError):  # another run is already further
+            self._table.update(
+                keys.access_checkpoint(),
+                "SET gsi2pk = :pk, gsi2sk = :minute, entity = :entity",
+                condition="attribute_not_exists(gsi2sk) OR gsi2sk < :minute",
+                expression_values=values(
+                    pk=keys.ACCESS_CHECKPOINT_PARTITION, minute=minute, entity=Entity.ACCESS_CHECKPOINT.value
+                ),
+            )

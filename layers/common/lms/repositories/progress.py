@@ -1,10 +1,11 @@
 """Lesson progress: one item per learner and lesson, written with optimistic versions so that
-concurrent writes lose nothing, and only while the learner holds a seat in the course."""
+concurrent writes lose nothing, and only while the learner holds a seat in the course and their
+access to it lasts."""
 
 from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import LessonRef
-from lms.models.enrollments import LEARNING_STATUSES
+from lms.models.enrollments import LEARNING_STATUSES, EnrollmentStatus
 from lms.models.progress import Progress, ProgressStatus, VersionedProgress
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import lesson_ref_of
@@ -22,6 +23,33 @@ from lms.repositories.index_shards import query_partitions
 
 class NotEnrolledError(Exception):
     """The learner holds no ACTIVE (or COMPLETED) enrollment in the lesson's course."""
+
+
+class AccessOverError(NotEnrolledError):
+    """The learner's access to the course has ended (`accessEndsAt` passed, or the enrollment EXPIRED)."""
+
+    def __init__(self, access_ends_at: str | None) -> None:
+        super().__init__(access_ends_at)
+        self.access_ends_at = access_ends_at
+
+
+# The enrollment a learner's write needs: a seat, and access that lasts (accessEndsAt absent, null or
+# later than the write: times in clock.utc_now's form compare as text).
+_ENROLLED = (
+    "#status IN (:active, :completed) AND (attribute_not_exists(accessEndsAt) OR attribute_type(accessEndsAt, :null)"
+    " OR accessEndsAt > :now)"
+)
+
+
+def _refusal(enrollment: Item | None, now: str) -> NotEnrolledError:
+    """Why the enrollment check failed, from the enrollment as it was read for the check."""
+    if enrollment is not None:
+        ends = enrollment.get("accessEndsAt")
+        if enrollment.get("status") == EnrollmentStatus.EXPIRED or (
+            enrollment.get("status") in LEARNING_STATUSES and ends is not None and ends <= now
+        ):
+            return AccessOverError(ends)
+    return NotEnrolledError()
 
 
 class ProgressChangedError(Exception):
@@ -107,7 +135,9 @@ class ProgressRepository:
         """Store `changed` if the record is still at `expected_version` (0: must not exist yet).
 
         With `require_enrollment`, the learner's enrollment is checked in the same transaction, so a
-        drop that lands between the check and the write cannot slip through.
+        drop, or an access end, that lands between the check and the write cannot slip through; the
+        write's time is `changed.updatedAt`. A refused check returns the enrollment read for it (no
+        extra units), which says why.
         """
         if expected_version:
             condition, expected = "version = :expected", values(expected=expected_version)
@@ -123,9 +153,15 @@ class ProgressRepository:
         if require_enrollment:
             actions["enrolled"] = condition_check(
                 keys.enrollment(changed.user_id, changed.course_id),
-                "#status IN (:active, :completed)",
+                _ENROLLED,
                 names={"#status": "status"},
-                expression_values=values(active=LEARNING_STATUSES[0].value, completed=LEARNING_STATUSES[1].value),
+                expression_values=values(
+                    active=LEARNING_STATUSES[0].value,
+                    completed=LEARNING_STATUSES[1].value,
+                    null="NULL",
+                    now=changed.updated_at,
+                ),
+                return_old_on_failure=True,
             )
         actions["record"] = put
         if not expected_version:
@@ -141,7 +177,7 @@ class ProgressRepository:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
             if cancelled.failed("enrolled"):
-                raise NotEnrolledError from cancelled
+                raise _refusal(cancelled.item("enrolled"), changed.updated_at) from cancelled
             current = cancelled.item("record") if cancelled.failed("record") else None
             raise ProgressChangedError(_versioned(current) if current else None) from cancelled
 

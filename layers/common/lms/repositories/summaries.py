@@ -127,6 +127,7 @@ class SummaryRepository:
                     int(item.get("active", 0)),
                     int(item.get("completed", 0)),
                     int(item.get("percentSum", 0)),
+                    int(item.get("expired", 0)),
                 )
             )
             updated_at = max(updated_at or "", item.get("updatedAt") or "") or None
@@ -136,6 +137,7 @@ class SummaryRepository:
             enrolled=total.enrolled,
             active=total.active,
             completed=total.completed,
+            expired=total.expired,
             average_percent=average,
             updated_at=updated_at,
         )
@@ -227,12 +229,13 @@ class SummaryRepository:
         return update_action(
             keys.course_aggregate_shard(course_id, shard),
             # `writes` counts the transactions that reached this shard (how evenly they spread).
-            "ADD enrolled :enrolled, active :active, completed :completed, "
+            "ADD enrolled :enrolled, active :active, completed :completed, expired :expired, "
             "percentSum :percent, writes :one SET updatedAt = :now, entity = :entity, writer = :writer",
             expression_values=values(
                 enrolled=delta.enrolled,
                 active=delta.active,
                 completed=delta.completed,
+                expired=delta.expired,
                 percent=delta.percent,
                 one=1,
                 now=now,

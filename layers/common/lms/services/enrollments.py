@@ -1,7 +1,11 @@
-"""Enrollment rules: who may enroll whom, seats, the status machine, and optimistic versions."""
+"""Enrollment rules: who may enroll whom, seats, the status machine, access periods, and optimistic
+versions."""
+
+from datetime import datetime, timedelta
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import (
+    AccessEndedError,
     AlreadyEnrolledError,
     ConcurrencyError,
     CourseFullError,
@@ -13,6 +17,8 @@ from lms.errors import (
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.enrollments import (
+    SEATLESS_STATUSES,
+    AccessEnd,
     Enrollment,
     EnrollmentProgress,
     EnrollmentStatus,
@@ -39,9 +45,57 @@ _CHANGED = "The enrollment changed concurrently; retry the request."
 
 
 def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
-    """Every status but DROPPED holds a seat."""
-    was_seated, is_seated = old != EnrollmentStatus.DROPPED, new != EnrollmentStatus.DROPPED
+    """Every status but DROPPED and EXPIRED holds a seat."""
+    was_seated, is_seated = old not in SEATLESS_STATUSES, new not in SEATLESS_STATUSES
     return int(is_seated) - int(was_seated)
+
+
+# ------------------------------------------------------------------------------ access periods (pure)
+def default_access_end(course: Course, enrolled_at: str) -> str | None:
+    """A new enrollment's `accessEndsAt`: `enrolledAt` plus the course's `accessDays` as the course
+    says now (changing them later moves no existing enrollment), None when it has none."""
+    if course.access_days is None:
+        return None
+    ends = datetime.fromisoformat(enrolled_at) + timedelta(days=course.access_days)
+    return ends.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def access_ended(enrollment: Enrollment, now: str) -> bool:
+    """Whether the learner's access has ended (both in clock.utc_now's form: they compare as text)."""
+    return enrollment.access_ends_at is not None and enrollment.access_ends_at <= now
+
+
+def expire(current: Enrollment, now: str) -> Enrollment:
+    """The access-period transition: an ACTIVE enrollment whose access has ended becomes EXPIRED
+    (`version` + 1); any other is returned as it is (`current`). A COMPLETED enrollment stays
+    COMPLETED: only its writes are refused. The scheduler's conditional write
+    (EnrollmentRepository.expire) is this rule as a DynamoDB condition and update."""
+    if current.status != EnrollmentStatus.ACTIVE or not access_ended(current, now):
+        return current
+    return current.model_copy(
+        update={"status": EnrollmentStatus.EXPIRED, "updated_at": now, "version": current.version + 1}
+    )
+
+
+def set_access_end(current: Enrollment, ends_at: str | None, now: str) -> Enrollment:
+    """Staff's new `accessEndsAt` (None: never ends); `current` when it is the one stored. On an EXPIRED
+    enrollment, an end in the future (or none) gives back what a learner's return would: ACTIVE, or
+    COMPLETED when their completion stands or their lessons complete it (the completion rule,
+    `settle`). An end in the past on an ACTIVE enrollment leaves it to the scheduler, as any end."""
+    if ends_at == current.access_ends_at:
+        return current
+    changed = current.model_copy(update={"access_ends_at": ends_at})
+    if current.status == EnrollmentStatus.EXPIRED and not access_ended(changed, now):
+        back = StatusRequest(EnrollmentStatus.ACTIVE, now)
+        changed = settle(changed, LearnerCompletion(current.progress.percent), back)
+    return changed.model_copy(update={"updated_at": now, "version": current.version + 1})
+
+
+def require_access_open(enrollment: Enrollment, now: str) -> None:
+    """A learner changes their enrollment only while their access lasts: an EXPIRED one, or one whose
+    access has ended and that the scheduler has yet to expire, is staff's to change."""
+    if expire(enrollment, now).status == EnrollmentStatus.EXPIRED:
+        raise AccessEndedError(enrollment.access_ends_at)
 
 
 def require_window_open(course: Course, now: str) -> None:
@@ -75,12 +129,15 @@ class EnrollmentService:
     def _seats(self, current: Enrollment, status: EnrollmentStatus | None, course: Course | None) -> int:
         """The seats a change takes (+1) or frees (-1; `status` None: deleted), counted only in a
         course with a capacity."""
-        delta = _seat_delta(current.status, status) if status else -int(current.status != EnrollmentStatus.DROPPED)
+        delta = _seat_delta(current.status, status) if status else -int(current.status not in SEATLESS_STATUSES)
         if delta and (course or self._course(current.course_id)).capacity is None:
             return 0
         return delta
 
-    def enroll(self, identity: Identity, course_id: str, user_id: str | None) -> EnrollOutcome:
+    def enroll(
+        self, identity: Identity, course_id: str, user_id: str | None, access_end: AccessEnd | None = None
+    ) -> EnrollOutcome:
+        """`access_end`: staff's `accessEndsAt` (a student's is 403); without it, the course's `accessDays`."""
         # An eventually consistent read (half the units: the head is read on every enrollment of the
         # course), again strongly consistent when it finds nothing (a course created a moment ago).
         head = self._courses.get_versioned_head(course_id, consistent=False) or self._courses.get_versioned_head(
@@ -94,6 +151,8 @@ class EnrollmentService:
         if not manages_course(identity, course):
             if learner != identity.user_id:
                 raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
+            if access_end is not None:
+                raise ForbiddenError("Only this course's instructors or an admin may set accessEndsAt.")
             require_window_open(course, now)  # staff enroll anyone at any time
         enrollment = Enrollment(
             id=self._new_id(),
@@ -105,6 +164,7 @@ class EnrollmentService:
             enrolled_by=identity.user_id,
             version=1,
             progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
+            access_ends_at=access_end.at if access_end else default_access_end(course, now),
         )
 
         def attempt() -> EnrollOutcome:
@@ -116,8 +176,11 @@ class EnrollmentService:
             except EnrollmentExistsError as exists:
                 if exists.existing.status != EnrollmentStatus.DROPPED:
                     raise AlreadyEnrolledError(exists.existing.id, exists.existing.status.value) from exists
-                # Enrolling again is a return, whoever asks: the data decides the status.
-                reactivated = self._transition(exists.existing, EnrollmentStatus.ACTIVE, course, staff=None)
+                # Enrolling again is a return, whoever asks: the data decides the status (and staff's
+                # access end, when they give one, applies first).
+                reactivated = self._transition(
+                    exists.existing, EnrollmentStatus.ACTIVE, course, staff=None, access_end=access_end
+                )
                 return EnrollOutcome(enrollment=reactivated, created=False)
             except CourseUnavailableError as full:
                 raise CourseFullError(course.capacity or 0) from full
@@ -128,15 +191,23 @@ class EnrollmentService:
             raise ConcurrencyError(_CHANGED) from None
 
     def _transition(
-        self, current: Enrollment, status: EnrollmentStatus, course: Course | None, staff: str | None
+        self,
+        current: Enrollment,
+        status: EnrollmentStatus | None,
+        course: Course | None,
+        staff: str | None,
+        access_end: AccessEnd | None = None,
     ) -> Enrollment:
-        """`staff`: the staff member asking, None for the learner. The completion rule (`settle`)
-        sees the learner's progress as the summarizer last copied it to the enrollment."""
-        if status == current.status:
+        """`staff`: the staff member asking, None for the learner; `access_end`, staff's new access
+        end, applied first (`set_access_end`). The completion rule (`settle`) sees the learner's
+        progress as the summarizer last copied it to the enrollment. One write, `version` + 1."""
+        now = self._now()
+        changed = set_access_end(current, access_end.at, now) if access_end else current
+        if status is not None and status != changed.status:
+            changed = settle(changed, LearnerCompletion(current.progress.percent), StatusRequest(status, now, staff))
+        if changed is current:
             return current
-        changed = settle(
-            current, LearnerCompletion(current.progress.percent), StatusRequest(status, self._now(), staff)
-        )
+        changed = changed.model_copy(update={"version": current.version + 1})
         try:
             self._enrollments.change_status(current, changed, self._seats(current, changed.status, course))
         except CourseUnavailableError as full:
@@ -159,21 +230,32 @@ class EnrollmentService:
         return self._visible(identity, enrollment_id)[0]
 
     def update_status(
-        self, identity: Identity, enrollment_id: str, status: EnrollmentStatus, if_match: int | None
+        self,
+        identity: Identity,
+        enrollment_id: str,
+        status: EnrollmentStatus | None,
+        if_match: int | None,
+        access_end: AccessEnd | None = None,
     ) -> Enrollment:
+        """A status, staff's access end (`access_end`; a learner's is 403), or both in one write."""
 
         def attempt() -> Enrollment:
             current, course = self._visible(identity, enrollment_id)
             if if_match is not None and if_match != current.version:
                 raise VersionMismatchError(if_match, current.version)
-            self._check_learner_transition(identity, current, status, course)
             staff = identity.user_id if is_staff(identity, course) else None
-            if staff is None and _seat_delta(current.status, status) > 0:
+            if staff is None:
+                if access_end is not None:
+                    raise ForbiddenError("Only this course's instructors or an admin may set accessEndsAt.")
+                require_access_open(current, self._now())
+            if status is not None:
+                self._check_learner_transition(identity, current, status, course)
+            if staff is None and status is not None and _seat_delta(current.status, status) > 0:
                 # A learner's return: the head is the one the seat's move would read anyway.
                 course = course or self._course(current.course_id)
                 require_window_open(course, self._now())
             try:
-                return self._transition(current, status, course, staff)
+                return self._transition(current, status, course, staff, access_end)
             except StaleEnrollmentError:
                 if if_match is not None:
                     raise VersionMismatchError(if_match, current.version + 1) from None
@@ -201,14 +283,17 @@ class EnrollmentService:
         raise ForbiddenError(f"A learner may not change a {current.status.value} enrollment to {status.value}.")
 
     def delete(self, identity: Identity, enrollment_id: str) -> None:
-        """Owners may delete their enrollment, except a SUSPENDED one: deleting it would let them
-        enroll afresh, and a suspension is staff's to lift. The delete is conditioned on the version
-        read, so a suspension that lands meanwhile is seen on the retry."""
+        """Owners may delete their enrollment, except a SUSPENDED one or one whose access has ended:
+        deleting it would let them enroll afresh, and a suspension is staff's to lift. The delete is
+        conditioned on the version read, so a suspension that lands meanwhile is seen on the retry."""
 
         def attempt() -> None:
             current, course = self._visible(identity, enrollment_id)
-            if current.status == EnrollmentStatus.SUSPENDED and not is_staff(identity, course):
-                raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
+            if not is_staff(identity, course):
+                if current.status == EnrollmentStatus.SUSPENDED:
+                    raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
+                # Deleting it would let the learner enroll afresh, with a new access period.
+                require_access_open(current, self._now())
             self._enrollments.delete(current, capped=self._seats(current, None, course) != 0)
 
         try:

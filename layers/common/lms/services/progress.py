@@ -4,7 +4,7 @@ A learner's course summary is read through lms.services.summaries."""
 from collections.abc import Callable
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.errors import ConcurrencyError, ForbiddenError, NotFoundError
+from lms.errors import AccessEndedError, ConcurrencyError, ForbiddenError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import Course, LessonRef
 from lms.models.progress import (
@@ -18,7 +18,7 @@ from lms.models.progress import (
 )
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import CourseRepository
-from lms.repositories.progress import NotEnrolledError, ProgressChangedError, ProgressRepository
+from lms.repositories.progress import AccessOverError, NotEnrolledError, ProgressChangedError, ProgressRepository
 from lms.retry import Retry
 from lms.services.access import acting_user, is_staff, manages_course, require_visible
 
@@ -33,6 +33,8 @@ def _write[R](attempt: Callable[[], R]) -> R:
     repository's refusals as the API's errors."""
     try:
         return WRITE_RETRY.call(attempt, on=(ProgressChangedError,))
+    except AccessOverError as ended:
+        raise AccessEndedError(ended.access_ends_at) from None
     except NotEnrolledError:
         raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
     except ProgressChangedError:

@@ -150,6 +150,7 @@ def contribution(change: EnrollmentChange | None) -> Contribution:
         active=int(status == EnrollmentStatus.ACTIVE),
         completed=int(status == EnrollmentStatus.COMPLETED),
         percent=change.progress.percent,
+        expired=int(status == EnrollmentStatus.EXPIRED),
     )
 
 
