@@ -2,12 +2,14 @@
 and, for a course with a capacity, the course head's seat counter, changed in the same transactions.
 An uncapped course's head is not written: enrollments of one course never queue on one item."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
+from lms.models.roster import EnrollmentWrite
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import (
     READS_PER_PAGE,
@@ -36,8 +38,42 @@ class StaleEnrollmentError(Exception):
     """The enrollment changed since it was read."""
 
 
+class EnrollmentsNotWrittenError(Exception):
+    """A transaction of several learners' writes (`write_many`) did not commit. By write index: the
+    enrollments found where a new one was to go (`found`), the writes whose enrollment changed since
+    it was read (`stale`); `seats_refused`: the course had no room for them all (or its capacity
+    moved); `conflicted`: nothing but another transaction in the way, so the same writes may pass."""
+
+    def __init__(self, cancelled: TransactionCancelledError, writes: Sequence[EnrollmentWrite]) -> None:
+        super().__init__(str(cancelled))
+        self.found: dict[int, Enrollment] = {}
+        self.stale: set[int] = set()
+        for index, write in enumerate(writes):
+            if not cancelled.failed(f"enrollment{index}"):
+                continue
+            item = cancelled.item(f"enrollment{index}")
+            if write.current is None and item:
+                self.found[index] = Enrollment.model_validate(item)
+            else:
+                self.stale.add(index)
+        self.seats_refused = cancelled.failed("seat")
+        self.conflicted = not (self.found or self.stale or self.seats_refused)
+
+
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
+
+
+def _seats_taken(course_id: str, seats: int, capacity: int) -> Action:
+    """`seats` seats at once, if they all fit under `capacity` as read, still the stored one (a
+    condition cannot add, so the room is computed here; a capacity changed meanwhile refuses it)."""
+    return update_action(
+        keys.course(course_id),
+        "ADD seatsTaken :seats",
+        condition="#capacity = :capacity AND seatsTaken <= :room",
+        expression_values=values(seats=seats, capacity=capacity, room=capacity - seats),
+        names={"#capacity": "capacity"},
+    )
 
 
 def _seat_update(course_id: str, delta: int) -> Action:
@@ -48,6 +84,30 @@ def _seat_update(course_id: str, delta: int) -> Action:
         condition=_TAKE_SEAT if takes_seat else None,
         expression_values=values(delta=delta),
         names={"#capacity": "capacity"} if takes_seat else None,
+    )
+
+
+def _status_update(current: Enrollment, changed: Enrollment, extra: dict[str, Any] | None = None) -> Action:
+    """A status change, if the enrollment is still at `current.version`; `extra`: attributes set too."""
+    extra = extra or {}
+    return update_action(
+        keys.enrollment(current.user_id, current.course_id),
+        "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
+        "reopenedAt = :reopened, version = :version, writer = :writer"
+        + "".join(f", #extra{n} = :extra{n}" for n in range(len(extra))),
+        condition="version = :expected",
+        names={"#status": "status"} | {f"#extra{n}": name for n, name in enumerate(extra)},
+        expression_values=values(
+            status=changed.status.value,
+            now=changed.updated_at,
+            completed=changed.completed_at,
+            by=changed.completed_by,
+            reopened=changed.reopened_at,
+            version=changed.version,
+            writer=Writer.API.value,
+            expected=current.version,
+            **{f"extra{n}": value for n, value in enumerate(extra.values())},
+        ),
     )
 
 
@@ -67,22 +127,30 @@ class EnrollmentRepository:
             "outlineVersion": outline_version,
         }
 
-    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
-        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
+    def _new_actions(
+        self, enrollment: Enrollment, outline_version: int, extra: dict[str, Any] | None = None
+    ) -> tuple[Action, Action]:
+        """A new enrollment (its key must be free; the one found is returned when it is not) and its
+        id reference; `extra`: attributes stored beside the model's."""
         ref = {
             **keys.enrollment_ref(enrollment.id),
             "entity": Entity.ENROLLMENT_REF,
             "userId": enrollment.user_id,
             "courseId": enrollment.course_id,
         }
-        actions = {
-            "enrollment": put_action(
-                self._item(enrollment, outline_version),
+        return (
+            put_action(
+                self._item(enrollment, outline_version) | (extra or {}),
                 condition="attribute_not_exists(pk)",
                 return_old_on_failure=True,
             ),
-            "ref": put_action(ref, condition="attribute_not_exists(pk)"),
-        }
+            put_action(ref, condition="attribute_not_exists(pk)"),
+        )
+
+    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
+        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
+        put, ref = self._new_actions(enrollment, outline_version)
+        actions = {"enrollment": put, "ref": ref}
         if capped:
             actions["seat"] = _seat_update(enrollment.course_id, +1)
         try:
@@ -125,24 +193,7 @@ class EnrollmentRepository:
         """Write a status change if the enrollment is still at `current.version`, moving a seat
         in the same transaction when the change takes or frees one (`seat_delta`: 0 in an uncapped
         course)."""
-        update = update_action(
-            keys.enrollment(current.user_id, current.course_id),
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
-            "reopenedAt = :reopened, version = :version, writer = :writer",
-            condition="version = :expected",
-            names={"#status": "status"},
-            expression_values=values(
-                status=changed.status.value,
-                now=changed.updated_at,
-                completed=changed.completed_at,
-                by=changed.completed_by,
-                reopened=changed.reopened_at,
-                version=changed.version,
-                writer=Writer.API.value,
-                expected=current.version,
-            ),
-        )
-        actions = {"enrollment": update}
+        actions = {"enrollment": _status_update(current, changed)}
         if seat_delta:
             actions["seat"] = _seat_update(current.course_id, seat_delta)
         try:
@@ -193,3 +244,35 @@ class EnrollmentRepository:
             reads=None if full_pages else READS_PER_PAGE,
         )
         return Page([Enrollment.model_validate(i) for i in result.items], result.last_key)
+
+    # ------------------------------------------------------------------ many learners of one course
+    def get_many(self, user_ids: Sequence[str], course_id: str) -> dict[str, Enrollment]:
+        """These learners' enrollments in the course, by user id: one BatchGetItem per 100 learners."""
+        items = self._table.batch_get([keys.enrollment(user_id, course_id) for user_id in user_ids])
+        return {e.user_id: e for e in (Enrollment.model_validate(item) for item in items)}
+
+    def write_many(
+        self, writes: Sequence[EnrollmentWrite], *, course_id: str, outline_version: int, capacity: int | None
+    ) -> None:
+        """Learners' enrollments of one course in one transaction (up to 100 actions: a new one is
+        two, a status change one, the seats one): new ones where none exists, changes conditioned on
+        the version read. In a course with a `capacity`, every write takes a seat, all in one update
+        of the seat counter; alone, under the capacity as stored, like `create`. Nothing is written
+        unless everything is: EnrollmentsNotWrittenError says why."""
+        actions: dict[str, Action] = {}
+        for index, write in enumerate(writes):
+            if write.current is None:
+                actions[f"enrollment{index}"], actions[f"ref{index}"] = self._new_actions(
+                    write.enrollment, outline_version, write.extra
+                )
+            else:
+                actions[f"enrollment{index}"] = _status_update(write.current, write.enrollment, write.extra)
+        if capacity is not None:
+            if len(writes) == 1:
+                actions["seat"] = _seat_update(course_id, +1)
+            else:
+                actions["seat"] = _seats_taken(course_id, len(writes), capacity)
+        try:
+            self._table.transact(actions)
+        except TransactionCancelledError as cancelled:
+            raise EnrollmentsNotWrittenError(cancelled, writes) from cancelled

@@ -52,6 +52,29 @@ def require_window_open(course: Course, now: str) -> None:
         raise EnrollmentClosedError(opens, closes)
 
 
+def new_enrollment(course: Course, learner: str, enrolled_by: str, now: str, enrollment_id: str) -> Enrollment:
+    """A learner's new enrollment in a course, made by `enrolled_by` (the learner, or staff)."""
+    return Enrollment(
+        id=enrollment_id,
+        user_id=learner,
+        course_id=course.id,
+        status=EnrollmentStatus.ACTIVE,
+        enrolled_at=now,
+        updated_at=now,
+        enrolled_by=enrolled_by,
+        version=1,
+        progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
+    )
+
+
+def returning(current: Enrollment, now: str) -> Enrollment:
+    """A DROPPED enrollment enrolled again: a return, whoever asks, so the learner's data decides
+    the status (the completion rule, `settle`)."""
+    return settle(
+        current, LearnerCompletion(current.progress.percent), StatusRequest(EnrollmentStatus.ACTIVE, now, None)
+    )
+
+
 class EnrollmentService:
     def __init__(
         self,
@@ -95,17 +118,7 @@ class EnrollmentService:
             if learner != identity.user_id:
                 raise ForbiddenError("Only this course's instructors or an admin may enroll someone else.")
             require_window_open(course, now)  # staff enroll anyone at any time
-        enrollment = Enrollment(
-            id=self._new_id(),
-            user_id=learner,
-            course_id=course_id,
-            status=EnrollmentStatus.ACTIVE,
-            enrolled_at=now,
-            updated_at=now,
-            enrolled_by=identity.user_id,
-            version=1,
-            progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
-        )
+        enrollment = new_enrollment(course, learner, identity.user_id, now, self._new_id())
 
         def attempt() -> EnrollOutcome:
             try:
