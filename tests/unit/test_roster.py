@@ -305,7 +305,7 @@ def test_an_unknown_course_is_404(api: ApiHarness) -> None:
     [
         ([], "learners"),
         ([f"l{n}" for n in range(101)], "learners"),
-        (["same", "other", "same"], ""),
+        (["same", "other", "same"], "learners"),
         ([{"userId": ""}], "learners.0.userId"),
         ([{"userId": "x" * 257}], "learners.0.userId"),
         ([{"userId": "x", "accessEndsAt": "tomorrow"}], "learners.0.accessEndsAt"),
@@ -392,3 +392,65 @@ def test_100_learners_take_a_read_a_batch_read_and_a_few_transactions(
     assert calls.transactions == transactions
     if capacity:
         assert seats_taken(dynamodb, course_id) == 100
+
+
+def _cancelled(writes: list[Any], code: str) -> Exception:
+    """The error write_many raises when DynamoDB cancels its transaction with `code` on every action."""
+    from lms.repositories.dynamo import Reason, TransactionCancelledError
+    from lms.repositories.enrollments import EnrollmentsNotWrittenError
+
+    reasons = {f"enrollment{n}": Reason(code) for n in range(len(writes))}
+    return EnrollmentsNotWrittenError(TransactionCancelledError(reasons), writes)
+
+
+def test_a_transaction_only_in_another_ones_way_is_sent_again_whole(
+    api: ApiHarness, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TransactionConflict (another transaction held the seat counter) fails no condition: the
+    same transaction is sent again, not learner by learner."""
+    course_id = make_course(api, capacity=10)
+    repository = api.module("enroll_roster").roster._enrollments
+    real = repository.write_many
+    sent: list[int] = []
+
+    def conflicted_once(writes: list[Any], **kwargs: Any) -> None:
+        sent.append(len(writes))
+        if len(sent) == 1:
+            raise _cancelled(writes, "TransactionConflict")
+        real(writes, **kwargs)
+
+    monkeypatch.setattr(repository, "write_many", conflicted_once)
+
+    assert outcomes(roster(api, course_id, ["a", "b", "c"])) == ["created"] * 3
+    assert sent == [3, 3]
+    assert seats_taken(dynamodb, course_id) == 3
+
+
+def test_a_learner_whose_enrollment_keeps_changing_is_refused_503_and_the_others_enrolled(
+    api: ApiHarness, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course_id = make_course(api, capacity=10)
+    set_status(api, enroll_alone(api, course_id, "busy").body["id"], "DROPPED")
+    repository = api.module("enroll_roster").roster._enrollments
+    real = repository.write_many
+
+    def busy_always_stale(writes: list[Any], **kwargs: Any) -> None:
+        if any(write.enrollment.user_id == "busy" for write in writes):
+            from lms.repositories.dynamo import Reason, TransactionCancelledError
+            from lms.repositories.enrollments import EnrollmentsNotWrittenError
+
+            reasons = {
+                f"enrollment{n}": Reason("ConditionalCheckFailed" if w.enrollment.user_id == "busy" else "None")
+                for n, w in enumerate(writes)
+            }
+            raise EnrollmentsNotWrittenError(TransactionCancelledError(reasons), writes)
+        real(writes, **kwargs)
+
+    monkeypatch.setattr(repository, "write_many", busy_always_stale)
+
+    reply = roster(api, course_id, ["a", "busy", "b"])
+
+    assert outcomes(reply) == ["created", "refused", "created"]
+    problem = items(reply)[1]["problem"]
+    assert (problem["status"], problem["type"].endswith("/service-unavailable")) == (503, True)
+    assert seats_taken(dynamodb, course_id) == 2

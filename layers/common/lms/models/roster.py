@@ -3,9 +3,9 @@
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lms.errors import DomainError
 from lms.models.catalog import Timestamp
@@ -27,14 +27,15 @@ class RosterRequest(RequestModel):
         min_length=1, max_length=MAX_ROSTER_LEARNERS, description="1-100 learners, each user id once."
     )
 
-    @model_validator(mode="after")
-    def _each_learner_once(self) -> Self:
+    @field_validator("learners")
+    @classmethod
+    def _each_learner_once(cls, learners: list[RosterLearner]) -> list[RosterLearner]:
         seen: set[str] = set()
-        for learner in self.learners:
+        for learner in learners:
             if learner.user_id in seen:
                 raise ValueError(f"userId {learner.user_id!r} is listed more than once.")
             seen.add(learner.user_id)
-        return self
+        return learners
 
 
 class RosterCall(BaseModel):
@@ -52,7 +53,8 @@ class RosterOutcome(StrEnum):
 
 
 class Problem(ResponseModel):
-    """An RFC 9457 problem, as an error response's body would be (extension members included)."""
+    """An RFC 9457 problem, as an error response's body would be (extension members included). In
+    openapi.json it is the schema every problem response has (tools/openapi.py names it Problem)."""
 
     model_config = ConfigDict(extra="allow")
 

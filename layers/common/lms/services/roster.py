@@ -10,6 +10,7 @@ like a single enrollment (docs/architecture.md, "Roster enrollment")."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
 from lms.errors import AlreadyEnrolledError, ConcurrencyError, CourseFullError, NotFoundError
@@ -69,14 +70,20 @@ def decide(
     suspension is lifted by a status change, never by enrolling again, as `POST /enrollments` says 409)."""
     extra = {"accessEndsAt": learner.access_ends_at} if learner.access_ends_at is not None else {}
     if existing is None:
-        return None, EnrollmentWrite(make.new(learner.user_id), None, extra)
+        return None, EnrollmentWrite(_as_read(make.new(learner.user_id), extra), None, extra)
     if existing.status == EnrollmentStatus.DROPPED:
-        return None, EnrollmentWrite(returning(existing, make.now), existing, extra)
+        return None, EnrollmentWrite(_as_read(returning(existing, make.now), extra), existing, extra)
     if existing.status.value in _ENROLLED:
         return LearnerResult(learner.user_id, RosterOutcome.UNCHANGED, existing), None
     return LearnerResult(
         learner.user_id, RosterOutcome.REFUSED, error=AlreadyEnrolledError(existing.id, existing.status.value)
     ), None
+
+
+def _as_read(enrollment: Enrollment, extra: dict[str, Any]) -> Enrollment:
+    """The enrollment as a read of the stored item gives it: `extra` included wherever the model
+    has a field for it (`accessEndsAt`)."""
+    return Enrollment.model_validate(enrollment.model_dump(by_alias=True) | extra) if extra else enrollment
 
 
 def _written(write: EnrollmentWrite) -> LearnerResult:
