@@ -42,8 +42,9 @@ def _learners(prefix: str) -> dict[str, Any]:
     return {"learners": [{"userId": f"{prefix}-{n:03}"} for n in range(LEARNERS)]}
 
 
-def _roster(session: requests.Session, url: str, token: str, course_id: str, prefix: str) -> float:
-    """Seconds one roster of LEARNERS new learners took over HTTP; every one must be created."""
+def _roster(session: requests.Session, url: str, token: str, course_id: str, prefix: str, seats: int) -> float:
+    """Seconds one roster of LEARNERS new learners took over HTTP: the first `seats` must be created,
+    the others refused (the course full)."""
     start = time.perf_counter()
     response = session.post(
         f"{url}/courses/{course_id}/enrollments",
@@ -53,8 +54,8 @@ def _roster(session: requests.Session, url: str, token: str, course_id: str, pre
     )
     elapsed = time.perf_counter() - start
     response.raise_for_status()
-    outcomes = {item["outcome"] for item in response.json()["items"]}
-    if outcomes != {"created"}:
+    outcomes = [item["outcome"] for item in response.json()["items"]]
+    if outcomes != ["created"] * seats + ["refused"] * (LEARNERS - seats):
         raise RuntimeError(f"roster outcomes {outcomes}")
     return elapsed
 
@@ -65,16 +66,18 @@ def run(api: LocalApi) -> None:
     session = requests.Session()
     print(f"\nRoster enrollment: {LEARNERS} new learners in one POST /courses/{{id}}/enrollments")
     figures: dict[str, Any] = {}
-    for label, capacity in (("uncapped", None), ("capped", 1000)):
+    # A course with room for all, and one that fills up halfway (50 learners then written one by one).
+    for label, capacity in (("uncapped", None), ("capped", 1000), ("half_full", 50)):
+        seats = min(LEARNERS, capacity or LEARNERS)
         samples = []
         for _ in range(SAMPLES + 1):  # the first warms the execution environment
             course_id = _course(session, api.url, token, capacity)
-            samples.append(_roster(session, api.url, token, course_id, f"r{uuid.uuid4().hex[:6]}"))
+            samples.append(_roster(session, api.url, token, course_id, f"r{uuid.uuid4().hex[:6]}", seats))
         warm = sorted(samples[1:])
         median, worst = warm[len(warm) // 2], warm[-1]
         print(
-            f"  {label:<9} through the gateway: first {samples[0] * 1000:.0f} ms, then p50 {median * 1000:.0f} ms,"
-            f" max {worst * 1000:.0f} ms (n={len(warm)})"
+            f"  {label:<9} ({seats} admitted) through the gateway: first {samples[0] * 1000:.0f} ms,"
+            f" then p50 {median * 1000:.0f} ms, max {worst * 1000:.0f} ms (n={len(warm)})"
         )
         course_id = _course(session, api.url, token, capacity)
         output = subprocess.run(  # noqa: S603 - our own script, fixed arguments

@@ -454,3 +454,20 @@ def test_a_learner_whose_enrollment_keeps_changing_is_refused_503_and_the_others
     problem = items(reply)[1]["problem"]
     assert (problem["status"], problem["type"].endswith("/service-unavailable")) == (503, True)
     assert seats_taken(dynamodb, course_id) == 2
+
+
+def test_a_course_filling_up_within_the_roster_cuts_the_transaction_to_its_room(api: ApiHarness, dynamodb: Any) -> None:
+    """GIVEN 50 seats and 100 new learners, THEN the first 50 are admitted, the other 50 refused
+    without a transaction each: a transaction short of seats reads the counter (GetItem) and is
+    sent again with the learners it has room for."""
+    course_id = make_course(api, capacity=50)
+
+    with Calls(api) as calls:
+        reply = roster(api, course_id, [f"l{n:03}" for n in range(100)])
+
+    assert outcomes(reply) == ["created"] * 50 + ["refused"] * 50
+    assert {item["problem"]["capacity"] for item in items(reply)[50:]} == {50}
+    assert seats_taken(dynamodb, course_id) == 50
+    # The batches of 49, 49 (refused: one seat left; then 1 admitted) and 2 (refused: none left).
+    assert calls.transactions == [99, 99, 3, 5]
+    assert calls.operations == {"GetItem": 3, "BatchGetItem": 1, "TransactWriteItems": 4}

@@ -251,6 +251,13 @@ class EnrollmentRepository:
         items = self._table.batch_get([keys.enrollment(user_id, course_id) for user_id in user_ids])
         return {e.user_id: e for e in (Enrollment.model_validate(item) for item in items)}
 
+    def seats(self, course_id: str) -> tuple[int | None, int]:
+        """A course's capacity and the seats taken, as stored now (strongly consistent); (None, 0)
+        for a course that does not count seats, or no longer exists."""
+        head = self._table.get(keys.course(course_id)) or {}
+        capacity = head.get("capacity")
+        return (int(capacity), int(head.get("seatsTaken", 0))) if capacity is not None else (None, 0)
+
     def write_many(
         self, writes: Sequence[EnrollmentWrite], *, course_id: str, outline_version: int, capacity: int | None
     ) -> None:

@@ -4,9 +4,10 @@ same completion rule), with one refusal never stopping the others.
 
 It is batched: the course head (GetItem), every learner's enrollment (one BatchGetItem), then the
 writes in transactions of up to 100 actions, each taking its learners' seats in one update of a
-capped course's seat counter. Only a transaction that failed a condition (a learner enrolled
-meanwhile, a seat gone, a capacity changed) is done again learner by learner, each then exactly
-like a single enrollment (docs/architecture.md, "Roster enrollment")."""
+capped course's seat counter. A transaction short of seats is cut to the room the counter shows;
+only one that failed another condition (a learner enrolled or changed meanwhile) is done again
+learner by learner, each then exactly like a single enrollment (docs/architecture.md, "Roster
+enrollment")."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -142,13 +143,23 @@ class RosterService:
         return [results[index] for index in range(len(learners))]
 
     def _write(
-        self, batch: list[_Plan], course_id: str, outline_version: int, capacity: int | None, make: _Maker
+        self,
+        batch: list[_Plan],
+        course_id: str,
+        outline_version: int,
+        capacity: int | None,
+        make: _Maker,
+        *,
+        fit: bool = True,
     ) -> dict[int, LearnerResult]:
-        """One transaction for the batch, sent again while only another transaction is in its way;
-        when it fails a condition, each learner alone, starting from what the failure showed."""
+        """One transaction for the batch, sent again while only another transaction is in its way.
+        Refused for want of seats alone (`fit`): as many as the stored counter leaves room for, and
+        the others refused. When it fails another condition: each learner alone, starting from what
+        the failure showed."""
         writes = [plan.write for plan in batch if plan.write is not None]
         failure: EnrollmentsNotWrittenError | None = None
-        if capacity is None or len(writes) <= capacity:  # else it cannot fit: straight to one by one
+        fits = capacity is None or len(writes) <= capacity
+        if fits:
             for _ in CONFLICT_RETRY.tries():
                 try:
                     self._enrollments.write_many(
@@ -159,6 +170,8 @@ class RosterService:
                     failure = error
                     if not error.conflicted:
                         break
+        if fit and (not fits or (failure and failure.seats_refused and not (failure.found or failure.stale))):
+            return self._fit(batch, course_id, outline_version, make)
         found = failure.found if failure else {}
         stale = failure.stale if failure else set()
         results: dict[int, LearnerResult] = {}
@@ -167,6 +180,20 @@ class RosterService:
             # What the failure showed: the enrollment in the way, or a changed one to read again.
             start = replace(plan, write=None) if position in stale else plan
             results[plan.index] = self._alone(start, known, course_id, outline_version, capacity, make)
+        return results
+
+    def _fit(self, batch: list[_Plan], course_id: str, outline_version: int, make: _Maker) -> dict[int, LearnerResult]:
+        """The course had no room for the whole batch: its seats as stored now (one strongly
+        consistent read) admit the first learners in one transaction, and the course is full for
+        the others, refused without a write (a transaction each would only fail)."""
+        capacity, taken = self._enrollments.seats(course_id)
+        room = len(batch) if capacity is None else max(0, capacity - taken)
+        results = {
+            plan.index: LearnerResult(plan.learner.user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
+            for plan in batch[room:]
+        }
+        if room:
+            results |= self._write(batch[:room], course_id, outline_version, capacity, make, fit=False)
         return results
 
     def _alone(
