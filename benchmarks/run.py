@@ -1,9 +1,10 @@
 """Benchmarks on the local runtime (DynamoDB Local + the gateway + the stream poller).
 
 Prints: request latency per route (warm), throughput of parallel progress writes, how fast learner
-summaries catch up after a completion, DynamoDB calls per request, and every function's cold start
-against a floor (benchmarks/cold_start.py). Local figures include the gateway and worker-process hop,
-so they bound what Lambda itself adds rather than predict AWS latencies.
+summaries catch up after a completion, DynamoDB calls per request, a roster of 100 learners
+(benchmarks/roster.py), and every function's cold start against a floor (benchmarks/cold_start.py).
+Local figures include the gateway and worker-process hop, so they bound what Lambda itself adds
+rather than predict AWS latencies.
 """
 
 import os
@@ -19,7 +20,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import cold_start, scale
+from benchmarks import cold_start, roster, scale
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -203,6 +204,7 @@ def main() -> None:
         bench_freshness(client)
         scale.run(api)
         bench_dynamodb_calls(api)
+        roster.run(api)
         bench_largest_outline(client)
     cold_start.run()
 

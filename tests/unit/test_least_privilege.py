@@ -24,6 +24,7 @@ Grant = tuple[str, str | None, str]  # (table logical id, index or None, action)
 # conditional put does not return it; a progress write re-reads its record after a TransactionConflict.
 FALLBACK_PATHS = {
     "create_enrollment": {("IdempotencyTable", None, "GetItem")},
+    "enroll_roster": {("IdempotencyTable", None, "GetItem")},
     "record_progress": {("Table", None, "GetItem")},
 }
 _TRANSACT_ACTIONS = {
@@ -135,6 +136,12 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("create_enrollment", learner, body={"courseId": course_id}, headers=key)
     call("create_enrollment", learner, body={"courseId": course_id}, headers={"Idempotency-Key": "k-2"})  # 409
     call("create_enrollment", {"user": "learner-2", "roles": "student"}, body={"courseId": course_id})
+    call("update_enrollment", learner, path={"id": enrollment["id"]}, body={"status": "DROPPED"})
+    # A roster: the head, the learners' enrollments in one batch, a transaction (a new one, a return,
+    # the seats), with an Idempotency-Key.
+    roster = {"learners": [{"userId": "learner-1"}, {"userId": "learner-4"}]}
+    call("enroll_roster", teacher, path={"courseId": course_id}, body=roster, headers=key)
+    call("enroll_roster", learner, path={"courseId": course_id}, body=roster, headers=key)  # 403: record deleted
     call("update_enrollment", learner, path={"id": enrollment["id"]}, body={"status": "DROPPED"})
     call("create_enrollment", learner, body={"courseId": course_id})  # reactivates
     # Staff paths of a status change: a suspension and its lifting.

@@ -52,11 +52,11 @@ def test_the_log_level_parameter_reaches_every_function() -> None:
 
 def test_the_expanded_template_keeps_every_resource_of_the_hand_written_one() -> None:
     # Before Fn::ForEach: 108 resources, among them 21 log groups and 46 alarms; since then, one rule
-    # more (XapiCourseMarkedCompletedRule) and two functions (UpdateCourse and ExpireAccess: each
-    # itself, its log group and its two alarms).
+    # more (XapiCourseMarkedCompletedRule) and three functions (UpdateCourse, ExpireAccess, EnrollRoster:
+    # each itself, its log group and its two alarms).
     resources = expand(EVERYTHING).serverless
     kinds = [resource["Type"] for resource in resources.values()]
 
-    assert len(resources) == 117
-    assert kinds.count("AWS::Logs::LogGroup") == 23
-    assert kinds.count("AWS::CloudWatch::Alarm") == 50
+    assert len(resources) == 121
+    assert kinds.count("AWS::Logs::LogGroup") == 24
+    assert kinds.count("AWS::CloudWatch::Alarm") == 52

@@ -154,6 +154,13 @@ def problem_for(error: DomainError) -> ProblemType:
     return ProblemType(HTTPStatus.BAD_REQUEST)
 
 
+def problem_details(error: DomainError) -> dict[str, Any]:
+    """The problem a domain error is answered with, as a body (also inside another answer: a refused
+    learner of a roster)."""
+    kind = problem_for(error)
+    return problem_body(kind.status, error.detail, kind.name, **error.extensions)
+
+
 def _validation_entry(error: dict[str, Any]) -> dict[str, Any]:
     loc = [str(part) for part in error.get("loc", ())]
     location = loc[0] if loc else "body"

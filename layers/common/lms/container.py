@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from lms.services.catalog import CatalogService
     from lms.services.enrollments import EnrollmentService
     from lms.services.progress import ProgressService
+    from lms.services.roster import RosterService
     from lms.services.summaries.reading import SummaryReader
     from lms.stream import Summarizer
 
@@ -97,6 +98,15 @@ def access_expiry_service(*, clock: Clock = utc_now) -> "AccessExpiryService":
 
     shared = table()
     return AccessExpiryService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock)
+
+
+def roster_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "RosterService":
+    from lms.repositories.courses import CourseRepository
+    from lms.repositories.enrollments import EnrollmentRepository
+    from lms.services.roster import RosterService
+
+    shared = table()
+    return RosterService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock, ids=ids)
 
 
 def progress_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "ProgressService":

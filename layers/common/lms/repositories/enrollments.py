@@ -6,6 +6,7 @@ An ACTIVE enrollment with an `accessEndsAt` is also in the sparse index `gsi2`, 
 access ends (`keys.access_end_index`); every write of the API sets or removes those attributes, and
 the expiry removes them."""
 
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course
 from lms.models.enrollments import SEATLESS_STATUSES, Enrollment, EnrollmentStatus
+from lms.models.roster import EnrollmentWrite
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import (
     READS_PER_PAGE,
@@ -47,8 +49,42 @@ class SeatBusyError(Exception):
     """An expiry's seat could not be freed now: the course head was in another transaction."""
 
 
+class EnrollmentsNotWrittenError(Exception):
+    """A transaction of several learners' writes (`write_many`) did not commit. By write index: the
+    enrollments found where a new one was to go (`found`), the writes whose enrollment changed since
+    it was read (`stale`); `seats_refused`: the course had no room for them all (or its capacity
+    moved); `conflicted`: nothing but another transaction in the way, so the same writes may pass."""
+
+    def __init__(self, cancelled: TransactionCancelledError, writes: Sequence[EnrollmentWrite]) -> None:
+        super().__init__(str(cancelled))
+        self.found: dict[int, Enrollment] = {}
+        self.stale: set[int] = set()
+        for index, write in enumerate(writes):
+            if not cancelled.failed(f"enrollment{index}"):
+                continue
+            item = cancelled.item(f"enrollment{index}")
+            if write.current is None and item:
+                self.found[index] = Enrollment.model_validate(item)
+            else:
+                self.stale.add(index)
+        self.seats_refused = cancelled.failed("seat")
+        self.conflicted = not (self.found or self.stale or self.seats_refused)
+
+
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
+
+
+def _seats_taken(course_id: str, seats: int, capacity: int) -> Action:
+    """`seats` seats at once, if they all fit under `capacity` as read, still the stored one (a
+    condition cannot add, so the room is computed here; a capacity changed meanwhile refuses it)."""
+    return update_action(
+        keys.course(course_id),
+        "ADD seatsTaken :seats",
+        condition="#capacity = :capacity AND seatsTaken <= :room",
+        expression_values=values(seats=seats, capacity=capacity, room=capacity - seats),
+        names={"#capacity": "capacity"},
+    )
 
 
 def _seat_update(course_id: str, delta: int) -> Action:
@@ -59,6 +95,32 @@ def _seat_update(course_id: str, delta: int) -> Action:
         condition=_TAKE_SEAT if takes_seat else None,
         expression_values=values(delta=delta),
         names={"#capacity": "capacity"} if takes_seat else None,
+    )
+
+
+def _status_update(current: Enrollment, changed: Enrollment) -> Action:
+    """A status change (and staff's access end), if the enrollment is still at `current.version`; in or
+    out of the access-end index as the changed enrollment says."""
+    pending = _pending_access_end(changed)
+    return update_action(
+        keys.enrollment(current.user_id, current.course_id),
+        "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
+        "reopenedAt = :reopened, accessEndsAt = :ends, version = :version, writer = :writer"
+        + (", gsi2pk = :gsi2pk, gsi2sk = :gsi2sk" if pending else " REMOVE gsi2pk, gsi2sk"),
+        condition="version = :expected",
+        names={"#status": "status"},
+        expression_values=values(
+            status=changed.status.value,
+            now=changed.updated_at,
+            completed=changed.completed_at,
+            by=changed.completed_by,
+            reopened=changed.reopened_at,
+            ends=changed.access_ends_at,
+            version=changed.version,
+            writer=Writer.API.value,
+            expected=current.version,
+            **(pending or {}),
+        ),
     )
 
 
@@ -96,22 +158,28 @@ class EnrollmentRepository:
             "outlineVersion": outline_version,
         }
 
-    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
-        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
+    def _new_actions(self, enrollment: Enrollment, outline_version: int) -> tuple[Action, Action]:
+        """A new enrollment (its key must be free; the one found is returned when it is not) and its
+        id reference."""
         ref = {
             **keys.enrollment_ref(enrollment.id),
             "entity": Entity.ENROLLMENT_REF,
             "userId": enrollment.user_id,
             "courseId": enrollment.course_id,
         }
-        actions = {
-            "enrollment": put_action(
+        return (
+            put_action(
                 self._item(enrollment, outline_version),
                 condition="attribute_not_exists(pk)",
                 return_old_on_failure=True,
             ),
-            "ref": put_action(ref, condition="attribute_not_exists(pk)"),
-        }
+            put_action(ref, condition="attribute_not_exists(pk)"),
+        )
+
+    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
+        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
+        put, ref = self._new_actions(enrollment, outline_version)
+        actions = {"enrollment": put, "ref": ref}
         if capped:
             actions["seat"] = _seat_update(enrollment.course_id, +1)
         try:
@@ -154,28 +222,7 @@ class EnrollmentRepository:
         """Write a status change if the enrollment is still at `current.version`, moving a seat
         in the same transaction when the change takes or frees one (`seat_delta`: 0 in an uncapped
         course)."""
-        pending = _pending_access_end(changed)
-        update = update_action(
-            keys.enrollment(current.user_id, current.course_id),
-            "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
-            "reopenedAt = :reopened, accessEndsAt = :ends, version = :version, writer = :writer"
-            + (", gsi2pk = :gsi2pk, gsi2sk = :gsi2sk" if pending else " REMOVE gsi2pk, gsi2sk"),
-            condition="version = :expected",
-            names={"#status": "status"},
-            expression_values=values(
-                status=changed.status.value,
-                now=changed.updated_at,
-                completed=changed.completed_at,
-                by=changed.completed_by,
-                reopened=changed.reopened_at,
-                ends=changed.access_ends_at,
-                version=changed.version,
-                writer=Writer.API.value,
-                expected=current.version,
-                **(pending or {}),
-            ),
-        )
-        actions = {"enrollment": update}
+        actions = {"enrollment": _status_update(current, changed)}
         if seat_delta:
             actions["seat"] = _seat_update(current.course_id, seat_delta)
         try:
@@ -302,3 +349,42 @@ class EnrollmentRepository:
                     pk=keys.ACCESS_CHECKPOINT_PARTITION, minute=minute, entity=Entity.ACCESS_CHECKPOINT.value
                 ),
             )
+
+    # ------------------------------------------------------------------ many learners of one course
+    def get_many(self, user_ids: Sequence[str], course_id: str) -> dict[str, Enrollment]:
+        """These learners' enrollments in the course, by user id: one BatchGetItem per 100 learners."""
+        items = self._table.batch_get([keys.enrollment(user_id, course_id) for user_id in user_ids])
+        return {e.user_id: e for e in (Enrollment.model_validate(item) for item in items)}
+
+    def seats(self, course_id: str) -> tuple[int | None, int]:
+        """A course's capacity and the seats taken, as stored now (strongly consistent); (None, 0)
+        for a course that does not count seats, or no longer exists."""
+        head = self._table.get(keys.course(course_id)) or {}
+        capacity = head.get("capacity")
+        return (int(capacity), int(head.get("seatsTaken", 0))) if capacity is not None else (None, 0)
+
+    def write_many(
+        self, writes: Sequence[EnrollmentWrite], *, course_id: str, outline_version: int, capacity: int | None
+    ) -> None:
+        """Learners' enrollments of one course in one transaction (up to 100 actions: a new one is
+        two, a status change one, the seats one): new ones where none exists, changes conditioned on
+        the version read. In a course with a `capacity`, every write takes a seat, all in one update
+        of the seat counter; alone, under the capacity as stored, like `create`. Nothing is written
+        unless everything is: EnrollmentsNotWrittenError says why."""
+        actions: dict[str, Action] = {}
+        for index, write in enumerate(writes):
+            if write.current is None:
+                actions[f"enrollment{index}"], actions[f"ref{index}"] = self._new_actions(
+                    write.enrollment, outline_version
+                )
+            else:
+                actions[f"enrollment{index}"] = _status_update(write.current, write.enrollment)
+        if capacity is not None:
+            if len(writes) == 1:
+                actions["seat"] = _seat_update(course_id, +1)
+            else:
+                actions["seat"] = _seats_taken(course_id, len(writes), capacity)
+        try:
+            self._table.transact(actions)
+        except TransactionCancelledError as cancelled:
+            raise EnrollmentsNotWrittenError(cancelled, writes) from cancelled

@@ -106,6 +106,34 @@ def require_window_open(course: Course, now: str) -> None:
         raise EnrollmentClosedError(opens, closes)
 
 
+def new_enrollment(
+    course: Course, learner: str, enrolled_by: str, now: str, enrollment_id: str, access_end: AccessEnd | None = None
+) -> Enrollment:
+    """A learner's new enrollment in a course, made by `enrolled_by` (the learner, or staff), whose
+    access ends as staff's `access_end` says, else after the course's `accessDays`."""
+    return Enrollment(
+        id=enrollment_id,
+        user_id=learner,
+        course_id=course.id,
+        status=EnrollmentStatus.ACTIVE,
+        enrolled_at=now,
+        updated_at=now,
+        enrolled_by=enrolled_by,
+        version=1,
+        progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
+        access_ends_at=access_end.at if access_end else default_access_end(course, now),
+    )
+
+
+def returning(current: Enrollment, now: str, access_end: AccessEnd | None = None) -> Enrollment:
+    """A DROPPED enrollment enrolled again: a return, whoever asks, so the learner's data decides
+    the status (the completion rule, `settle`), after staff's new access end when they give one."""
+    changed = set_access_end(current, access_end.at, now) if access_end else current
+    back = StatusRequest(EnrollmentStatus.ACTIVE, now, None)
+    returned = settle(changed, LearnerCompletion(current.progress.percent), back)
+    return returned.model_copy(update={"version": current.version + 1})
+
+
 class EnrollmentService:
     def __init__(
         self,
@@ -154,18 +182,7 @@ class EnrollmentService:
             if access_end is not None:
                 raise ForbiddenError("Only this course's instructors or an admin may set accessEndsAt.")
             require_window_open(course, now)  # staff enroll anyone at any time
-        enrollment = Enrollment(
-            id=self._new_id(),
-            user_id=learner,
-            course_id=course_id,
-            status=EnrollmentStatus.ACTIVE,
-            enrolled_at=now,
-            updated_at=now,
-            enrolled_by=identity.user_id,
-            version=1,
-            progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
-            access_ends_at=access_end.at if access_end else default_access_end(course, now),
-        )
+        enrollment = new_enrollment(course, learner, identity.user_id, now, self._new_id(), access_end)
 
         def attempt() -> EnrollOutcome:
             try:

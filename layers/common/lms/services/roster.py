@@ -1,0 +1,227 @@
+"""Roster enrollment: a course's staff enroll up to 100 learners in one request, each exactly as
+`POST /enrollments` would (the same item, `enrolledBy` the caller, a return from DROPPED by the
+same completion rule), with one refusal never stopping the others.
+
+It is batched: the course head (GetItem), every learner's enrollment (one BatchGetItem), then the
+writes in transactions of up to 100 actions, each taking its learners' seats in one update of a
+capped course's seat counter. A transaction short of seats is cut to the room the counter shows;
+only one that failed another condition (a learner enrolled or changed meanwhile) is done again
+learner by learner, each then exactly like a single enrollment (docs/architecture.md, "Roster
+enrollment")."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from lms.clock import Clock, IdGenerator, new_id, utc_now
+from lms.errors import AlreadyEnrolledError, ConcurrencyError, CourseFullError, NotFoundError
+from lms.identity import Identity
+from lms.models.catalog import Course
+from lms.models.enrollments import AccessEnd, Enrollment, EnrollmentStatus
+from lms.models.roster import EnrollmentWrite, LearnerResult, RosterLearner, RosterOutcome
+from lms.repositories.courses import CourseRepository
+from lms.repositories.enrollments import EnrollmentRepository, EnrollmentsNotWrittenError
+from lms.retry import Retry
+from lms.services.access import require_course_manager
+from lms.services.enrollments import new_enrollment, returning
+
+# A transaction holds at most 100 actions: a new enrollment is two (the item and its id reference),
+# a return from DROPPED one, and a capped course's seat counter one per transaction.
+MAX_ACTIONS = 100
+# A transaction another one held an item of (TransactionConflict: a single enrollment moving the
+# same seat counter, say) is sent again as it is, after 10-20 ms; tries start within 1 s.
+CONFLICT_RETRY = Retry(attempts=3, base=0.01, cap=0.05, budget=1.0)
+# A learner done alone: as a single enrollment (STALE_RETRY's policy), with a try more, since a
+# roster's learner may first meet what the failed transaction left out of date.
+ALONE_RETRY = Retry(attempts=4, base=0.01, cap=0.05, budget=1.0)
+# Statuses a roster leaves as they are: the learner is enrolled already. EXPIRED is named as text,
+# the status of an enrollment whose access period ended.
+_ENROLLED = frozenset({EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED, EnrollmentStatus.EXPIRED})
+_CHANGED = "The learner's enrollment changed concurrently; enroll them again."
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A learner's place in the roster and what to do: `write` None when decided without one."""
+
+    index: int
+    learner: RosterLearner
+    result: LearnerResult | None
+    write: EnrollmentWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Maker:
+    """New enrollments of this roster: its course, caller and time."""
+
+    course: Course
+    enrolled_by: str
+    now: str
+    ids: IdGenerator
+
+    def new(self, learner: str, access_end: AccessEnd | None) -> Enrollment:
+        return new_enrollment(self.course, learner, self.enrolled_by, self.now, self.ids(), access_end)
+
+
+def decide(
+    learner: RosterLearner, existing: Enrollment | None, make: _Maker
+) -> tuple[LearnerResult | None, EnrollmentWrite | None]:
+    """What enrolling this learner means, given their enrollment in the course as read: a new one
+    (none yet), a return (DROPPED), nothing (ACTIVE, COMPLETED, EXPIRED), or a refusal (SUSPENDED: a
+    suspension is lifted by a status change, never by enrolling again, as `POST /enrollments` says 409)."""
+    # Staff's accessEndsAt when the item has the field (null: access never ends), as in POST /enrollments.
+    access_end = AccessEnd(learner.access_ends_at) if "access_ends_at" in learner.model_fields_set else None
+    if existing is None:
+        return None, EnrollmentWrite(make.new(learner.user_id, access_end))
+    if existing.status == EnrollmentStatus.DROPPED:
+        return None, EnrollmentWrite(returning(existing, make.now, access_end), existing)
+    if existing.status in _ENROLLED:
+        return LearnerResult(learner.user_id, RosterOutcome.UNCHANGED, existing), None
+    return LearnerResult(
+        learner.user_id, RosterOutcome.REFUSED, error=AlreadyEnrolledError(existing.id, existing.status.value)
+    ), None
+
+
+def _written(write: EnrollmentWrite) -> LearnerResult:
+    outcome = RosterOutcome.CREATED if write.current is None else RosterOutcome.REACTIVATED
+    return LearnerResult(write.enrollment.user_id, outcome, write.enrollment)
+
+
+def chunks(plans: Sequence[_Plan], capped: bool) -> list[list[_Plan]]:
+    """The writes in request order, in transactions of at most MAX_ACTIONS actions."""
+    room = MAX_ACTIONS - int(capped)
+    batches: list[list[_Plan]] = []
+    used = room
+    for plan in plans:
+        size = 2 if plan.write is not None and plan.write.current is None else 1
+        if used + size > room:
+            batches.append([])
+            used = 0
+        batches[-1].append(plan)
+        used += size
+    return batches
+
+
+class RosterService:
+    def __init__(
+        self,
+        enrollments: EnrollmentRepository,
+        courses: CourseRepository,
+        *,
+        clock: Clock = utc_now,
+        ids: IdGenerator = new_id,
+    ) -> None:
+        self._enrollments = enrollments
+        self._courses = courses
+        self._now = clock
+        self._new_id = ids
+
+    def enroll(self, identity: Identity, course_id: str, learners: Sequence[RosterLearner]) -> list[LearnerResult]:
+        """Each learner's outcome, in the order given (user ids are unique: the request model says so)."""
+        # As POST /enrollments reads it: eventually consistent, again strongly when nothing is found.
+        head = self._courses.get_versioned_head(course_id, consistent=False) or self._courses.get_versioned_head(
+            course_id
+        )
+        if head is None:
+            raise NotFoundError("Course not found.")
+        require_course_manager(identity, head.course)
+        make = _Maker(head.course, identity.user_id, self._now(), self._new_id)
+        existing = self._enrollments.get_many([learner.user_id for learner in learners], course_id)
+        plans = []
+        for index, learner in enumerate(learners):
+            result, write = decide(learner, existing.get(learner.user_id), make)
+            plans.append(_Plan(index, learner, result, write))
+        results = {plan.index: plan.result for plan in plans if plan.result is not None}
+        capacity = head.course.capacity
+        for batch in chunks([plan for plan in plans if plan.write is not None], capacity is not None):
+            results |= self._write(batch, course_id, head.outline_version, capacity, make)
+        return [results[index] for index in range(len(learners))]
+
+    def _write(
+        self,
+        batch: list[_Plan],
+        course_id: str,
+        outline_version: int,
+        capacity: int | None,
+        make: _Maker,
+        *,
+        fit: bool = True,
+    ) -> dict[int, LearnerResult]:
+        """One transaction for the batch, sent again while only another transaction is in its way.
+        Refused for want of seats alone (`fit`): as many as the stored counter leaves room for, and
+        the others refused. When it fails another condition: each learner alone, starting from what
+        the failure showed."""
+        writes = [plan.write for plan in batch if plan.write is not None]
+        failure: EnrollmentsNotWrittenError | None = None
+        fits = capacity is None or len(writes) <= capacity
+        if fits:
+            for _ in CONFLICT_RETRY.tries():
+                try:
+                    self._enrollments.write_many(
+                        writes, course_id=course_id, outline_version=outline_version, capacity=capacity
+                    )
+                    return {plan.index: _written(write) for plan, write in zip(batch, writes, strict=True)}
+                except EnrollmentsNotWrittenError as error:
+                    failure = error
+                    if not error.conflicted:
+                        break
+        if fit and (not fits or (failure and failure.seats_refused and not (failure.found or failure.stale))):
+            return self._fit(batch, course_id, outline_version, make)
+        found = failure.found if failure else {}
+        stale = failure.stale if failure else set()
+        results: dict[int, LearnerResult] = {}
+        for position, plan in enumerate(batch):
+            known = found.get(position)
+            # What the failure showed: the enrollment in the way, or a changed one to read again.
+            start = replace(plan, write=None) if position in stale else plan
+            results[plan.index] = self._alone(start, known, course_id, outline_version, capacity, make)
+        return results
+
+    def _fit(self, batch: list[_Plan], course_id: str, outline_version: int, make: _Maker) -> dict[int, LearnerResult]:
+        """The course had no room for the whole batch: its seats as stored now (one strongly
+        consistent read) admit the first learners in one transaction, and the course is full for
+        the others, refused without a write (a transaction each would only fail)."""
+        capacity, taken = self._enrollments.seats(course_id)
+        room = len(batch) if capacity is None else max(0, capacity - taken)
+        results = {
+            plan.index: LearnerResult(plan.learner.user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
+            for plan in batch[room:]
+        }
+        if room:
+            results |= self._write(batch[:room], course_id, outline_version, capacity, make, fit=False)
+        return results
+
+    def _alone(
+        self,
+        plan: _Plan,
+        found: Enrollment | None,
+        course_id: str,
+        outline_version: int,
+        capacity: int | None,
+        make: _Maker,
+    ) -> LearnerResult:
+        """One learner as a single enrollment would go: its own transaction, a seat under the
+        capacity as stored; an enrollment in the way (or changed) decided again as it is now."""
+        user_id = plan.learner.user_id
+        write = plan.write
+        result: LearnerResult | None = None
+        if found is not None:
+            result, write = decide(plan.learner, found, make)
+        for _ in ALONE_RETRY.tries():
+            if write is None and result is None:  # changed since read: read it again
+                result, write = decide(plan.learner, self._enrollments.get(user_id, course_id), make)
+            if write is None:
+                assert result is not None
+                return result
+            try:
+                self._enrollments.write_many(
+                    [write], course_id=course_id, outline_version=outline_version, capacity=capacity
+                )
+                return _written(write)
+            except EnrollmentsNotWrittenError as error:
+                if error.seats_refused:
+                    return LearnerResult(user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
+                if 0 in error.found:
+                    result, write = decide(plan.learner, error.found[0], make)
+                elif error.stale:
+                    result, write = None, None
+        return LearnerResult(user_id, RosterOutcome.REFUSED, error=ConcurrencyError(_CHANGED))
