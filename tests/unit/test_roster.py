@@ -3,6 +3,7 @@ refusals that stop no one else, seats exact (also when a single enrollment lands
 learner enrolled as POST /enrollments would, Idempotency-Key, validation, and the calls it makes."""
 
 from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -171,6 +172,28 @@ def test_access_ends_at_is_stored_on_created_and_reactivated_enrollments_only(ap
     assert stored(dynamodb, "new", course_id)["accessEndsAt"] == {"S": ENDS}
     assert stored(dynamodb, "back", course_id)["accessEndsAt"] == {"S": ENDS}
     assert "accessEndsAt" not in stored(dynamodb, "there", course_id)
+
+
+def test_access_ends_follow_the_access_period_rules_as_post_enrollments(api: ApiHarness, dynamodb: Any) -> None:
+    """GIVEN a course of 30 access days, WHEN a roster lists a learner without accessEndsAt, one with
+    it and one with null, THEN the first ends 30 days after enrolling, the second when staff said and
+    the third never; the two with an end wait in the access-end index for the scheduler."""
+    body = {"title": "Course", "accessDays": 30, "modules": [{"title": "M", "lessons": [{"title": "One"}]}]}
+    course_id = api.call("create_course", **INSTRUCTOR, body=body).body["id"]
+    learners = [
+        {"userId": "default"},
+        {"userId": "given", "accessEndsAt": ENDS},
+        {"userId": "never", "accessEndsAt": None},
+    ]
+
+    enrolled = {item["userId"]: item["enrollment"] for item in items(roster(api, course_id, learners))}
+
+    enrolled_at = datetime.fromisoformat(enrolled["default"]["enrolledAt"])
+    assert datetime.fromisoformat(enrolled["default"]["accessEndsAt"]) == enrolled_at + timedelta(days=30)
+    assert enrolled["given"]["accessEndsAt"] == ENDS
+    assert enrolled["never"]["accessEndsAt"] is None
+    assert "gsi2pk" in stored(dynamodb, "given", course_id)
+    assert "gsi2pk" not in stored(dynamodb, "never", course_id)
 
 
 # ------------------------------------------------------------------------------------------- seats
