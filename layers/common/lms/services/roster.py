@@ -33,8 +33,8 @@ CONFLICT_RETRY = Retry(attempts=3, base=0.01, cap=0.05, budget=1.0)
 # A learner done alone: as a single enrollment (STALE_RETRY's policy), with a try more, since a
 # roster's learner may first meet what the failed transaction left out of date.
 ALONE_RETRY = Retry(attempts=4, base=0.01, cap=0.05, budget=1.0)
-# Statuses a roster leaves as they are: the learner is enrolled already. EXPIRED is named as text,
-# the status of an enrollment whose access period ended.
+# Statuses a roster leaves as they are: the learner is enrolled already (EXPIRED: staff move its
+# access end to give it back).
 _ENROLLED = frozenset({EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED, EnrollmentStatus.EXPIRED})
 _CHANGED = "The learner's enrollment changed concurrently; enroll them again."
 
