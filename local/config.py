@@ -12,8 +12,9 @@ from local.token import DEFAULT_JWT_SETTINGS
 from tools.template import Stack, expand
 
 LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
+LOCAL_ERASURE_KEY = "local-erasure-hash-key"
 # Variables a developer may set in their own shell to change what every function sees.
-DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", *DEFAULT_JWT_SETTINGS)
+DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", "ERASURE_KEY", *DEFAULT_JWT_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,11 @@ class LocalConfig:
         Layering, later wins: Lambda's reserved variables, local stand-ins for cloud-only settings,
         the template's variables, the local endpoint and dummy credentials, the developer's overrides.
         """
-        local_defaults = {"CURSOR_SECRET": LOCAL_CURSOR_SECRET, **DEFAULT_JWT_SETTINGS}
+        local_defaults = {
+            "CURSOR_SECRET": LOCAL_CURSOR_SECRET,
+            "ERASURE_KEY": LOCAL_ERASURE_KEY,
+            **DEFAULT_JWT_SETTINGS,
+        }
         developer = {name: os.environ[name] for name in DEVELOPER_OVERRIDABLE if name in os.environ}
         return {
             **{name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ},

@@ -57,6 +57,6 @@ def test_the_expanded_template_keeps_every_resource_of_the_hand_written_one() ->
     resources = expand(EVERYTHING).serverless
     kinds = [resource["Type"] for resource in resources.values()]
 
-    assert len(resources) == 113
-    assert kinds.count("AWS::Logs::LogGroup") == 22
-    assert kinds.count("AWS::CloudWatch::Alarm") == 48
+    assert len(resources) == 127
+    assert kinds.count("AWS::Logs::LogGroup") == 25
+    assert kinds.count("AWS::CloudWatch::Alarm") == 54

@@ -13,6 +13,8 @@
 | lesson progress | USER#<user> | PROGRESS#<course>#<lesson> | COURSE#<course>#PROGRESS#<n> | USER#<user>#<lesson> |
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
+| erasure guard (while an erasure runs) | USER#<user> | ERASURE |  |  |
+| erasure record | ERASURE#<user hash> | ERASURE |  |  |
 
 `<user>` is the user id as it enters a key (`user_key`): a token's `sub` may be any string of up to
 256 characters, so one that is not a plain id (up to 128 of `[A-Za-z0-9._:@|+-]`) is replaced by a
@@ -46,6 +48,8 @@ class Entity(StrEnum):
     PROGRESS = "PROGRESS"
     PROGRESS_REF = "PROGRESS_REF"
     SUMMARY = "SUMMARY"
+    ERASURE = "ERASURE"
+    ERASURE_GUARD = "ERASURE_GUARD"
 
 
 class Writer(StrEnum):
@@ -53,6 +57,7 @@ class Writer(StrEnum):
 
     API = "api"
     SUMMARIZER = "summarizer"
+    ERASURE = "erasure"
 
 
 def _course_pk(course_id: str) -> str:
@@ -141,6 +146,7 @@ def user_partition(user_id: str) -> str:
 
 ENROLLMENT_PREFIX = "ENROLLMENT#"
 PROGRESS_PREFIX = "PROGRESS#"
+SUMMARY_PREFIX = "SUMMARY#"
 
 
 def enrollment_ref(enrollment_id: str) -> Key:
@@ -182,7 +188,7 @@ def progress_ref(progress_id: str) -> Key:
 
 
 def summary(user_id: str, course_id: str) -> Key:
-    return {"pk": _user_pk(user_id), "sk": f"SUMMARY#{course_id}"}
+    return {"pk": _user_pk(user_id), "sk": f"{SUMMARY_PREFIX}{course_id}"}
 
 
 # --- Summaries at scale: items spread over their own partitions so no single item caps a course.
@@ -209,3 +215,26 @@ def course_aggregate_shards(course_id: str) -> list[Key]:
 
 def course_fanout_segment(course_id: str, segment: int) -> Key:
     return {"pk": f"{_course_pk(course_id)}#FANOUT#{segment}", "sk": "FANOUT"}
+
+
+# --- Learner data erasure (docs/privacy.md).
+# | erasure guard | USER#<user> | ERASURE |: exists while the user's erasure is not DONE; writes for the
+#   user check it (or the `erasing` mark it puts on each enrollment) and are refused.
+# | erasure record | ERASURE#<user hash> | ERASURE |: keyed by a keyed hash (HMAC-SHA256) of the user id,
+#   so `GET /users/{userId}/erasure` is one lookup and the finished record never holds the id.
+ERASURE_SORT_KEY = "ERASURE"
+IDEMPOTENCY_PREFIX = "USER#"
+
+
+def erasure_guard(user_id: str) -> Key:
+    return {"pk": _user_pk(user_id), "sk": ERASURE_SORT_KEY}
+
+
+def erasure(user_hash: str) -> Key:
+    return {"pk": f"ERASURE#{user_hash}", "sk": ERASURE_SORT_KEY}
+
+
+def idempotency_partition(user_id: str) -> str:
+    """The idempotency table's partition of the records made for a learner (its `id`; each record's
+    `sk` is Powertools' hash of the function and the request): found by one Query, never a Scan."""
+    return f"{IDEMPOTENCY_PREFIX}{user_key(user_id)}"

@@ -111,3 +111,4 @@ class VersionedProgress:
 
     progress: Progress
     version: int
+    completions: tuple[int, ...] = ()  # the versions it completed at (its `completed` statements)

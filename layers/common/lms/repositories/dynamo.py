@@ -202,17 +202,23 @@ def update_action(
     condition: str | None = None,
     expression_values: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {
-        "Update": {"Key": serialize(key), "UpdateExpression": expression}
-        | _expressions(condition, expression_values, names)
-    }
+    request = {"Key": serialize(key), "UpdateExpression": expression} | _expressions(
+        condition, expression_values, names
+    )
+    return {"Update": _returning_old(request, return_old_on_failure)}
 
 
 def delete_action(
-    key: dict[str, str], *, condition: str | None = None, expression_values: dict[str, Any] | None = None
+    key: dict[str, str],
+    *,
+    condition: str | None = None,
+    expression_values: dict[str, Any] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {"Delete": {"Key": serialize(key), **_expressions(condition, expression_values, None)}}
+    request = {"Key": serialize(key), **_expressions(condition, expression_values, None)}
+    return {"Delete": _returning_old(request, return_old_on_failure)}
 
 
 def condition_check(
@@ -221,8 +227,17 @@ def condition_check(
     *,
     expression_values: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {"ConditionCheck": {"Key": serialize(key), **_expressions(condition, expression_values, names)}}
+    request = {"Key": serialize(key), **_expressions(condition, expression_values, names)}
+    return {"ConditionCheck": _returning_old(request, return_old_on_failure)}
+
+
+def _returning_old(request: dict[str, Any], return_old: bool) -> dict[str, Any]:
+    """A failed condition returns the item as stored (TransactionCancelledError.item)."""
+    if return_old:
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    return request
 
 
 class Table:
@@ -408,7 +423,8 @@ class Table:
         """TransactWriteItems of the named actions, in their order; TransactionCancelledError (with
         a reason per action name) when it is cancelled."""
         for action in actions.values():
-            next(iter(action.values()))["TableName"] = self.name
+            # An action may name another table of the stack (the erasure's idempotency records).
+            next(iter(action.values())).setdefault("TableName", self.name)
         try:
             self.client.transact_write_items(TransactItems=list(actions.values()))  # type: ignore[arg-type]
         except ClientError as error:

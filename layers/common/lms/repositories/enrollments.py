@@ -19,6 +19,7 @@ from lms.repositories.dynamo import (
     update_action,
     values,
 )
+from lms.repositories.erasures import ErasingError, erasing, guard_check
 from lms.repositories.index_shards import precedes, query_partitions
 
 
@@ -36,6 +37,8 @@ class StaleEnrollmentError(Exception):
     """The enrollment changed since it was read."""
 
 
+# An enrollment an erasure marked takes no write but the erasure's (docs/privacy.md).
+_NOT_ERASING = "attribute_not_exists(erasing)"
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
 _TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
 
@@ -82,12 +85,16 @@ class EnrollmentRepository:
                 return_old_on_failure=True,
             ),
             "ref": put_action(ref, condition="attribute_not_exists(pk)"),
+            # No erasure of the learner under way (a ConditionCheck: 2 WCU, docs/privacy.md).
+            "guard": guard_check(enrollment.user_id),
         }
         if capped:
             actions["seat"] = _seat_update(enrollment.course_id, +1)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if cancelled.failed("guard"):
+                raise ErasingError from cancelled
             if cancelled.failed("enrollment"):
                 existing = cancelled.item("enrollment") or self._table.get(
                     keys.enrollment(enrollment.user_id, enrollment.course_id)
@@ -129,7 +136,7 @@ class EnrollmentRepository:
             keys.enrollment(current.user_id, current.course_id),
             "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
             "reopenedAt = :reopened, version = :version, writer = :writer",
-            condition="version = :expected",
+            condition=f"version = :expected AND {_NOT_ERASING}",
             names={"#status": "status"},
             expression_values=values(
                 status=changed.status.value,
@@ -141,6 +148,7 @@ class EnrollmentRepository:
                 writer=Writer.API.value,
                 expected=current.version,
             ),
+            return_old_on_failure=True,
         )
         actions = {"enrollment": update}
         if seat_delta:
@@ -148,6 +156,8 @@ class EnrollmentRepository:
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if erasing(cancelled.item("enrollment")):
+                raise ErasingError from cancelled
             if cancelled.failed("seat"):
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
@@ -156,8 +166,9 @@ class EnrollmentRepository:
         actions = {
             "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
-                condition="version = :expected",
+                condition=f"version = :expected AND {_NOT_ERASING}",
                 expression_values=values(expected=enrollment.version),
+                return_old_on_failure=True,
             ),
             "ref": delete_action(keys.enrollment_ref(enrollment.id)),
         }
@@ -166,6 +177,8 @@ class EnrollmentRepository:
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if erasing(cancelled.item("enrollment")):
+                raise ErasingError from cancelled
             raise StaleEnrollmentError from cancelled
 
     def list_for_user(self, user_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:

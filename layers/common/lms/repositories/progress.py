@@ -17,6 +17,7 @@ from lms.repositories.dynamo import (
     put_action,
     values,
 )
+from lms.repositories.erasures import ErasingError, erasing, guard_check
 from lms.repositories.index_shards import query_partitions
 
 
@@ -33,7 +34,8 @@ class ProgressChangedError(Exception):
 
 
 def _versioned(item: Item) -> VersionedProgress:
-    return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)))
+    completions = tuple(int(v) for v in item.get("completions") or ())
+    return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)), completions)
 
 
 # Lesson -> course, as learned from lesson references (a few MB at most before it starts afresh).
@@ -93,7 +95,7 @@ class ProgressRepository:
         )
         return {i["lessonId"]: Progress.model_validate(i) for i in items}
 
-    def _item(self, progress: Progress, version: int) -> Item:
+    def _item(self, progress: Progress, version: int, completions: tuple[int, ...]) -> Item:
         return {
             **keys.progress(progress.user_id, progress.course_id, progress.lesson_id),
             **keys.progress_index(progress.user_id, progress.course_id, progress.lesson_id),
@@ -101,20 +103,32 @@ class ProgressRepository:
             "entity": Entity.PROGRESS,
             "writer": Writer.API,
             "version": version,
+            # The versions this record completed at: the ids of its `completed` xAPI statements
+            # (lms.events.derive), which an erasure voids.
+            "completions": list(completions),
         }
 
-    def save(self, changed: Progress, expected_version: int, *, require_enrollment: bool) -> None:
-        """Store `changed` if the record is still at `expected_version` (0: must not exist yet).
+    def save(
+        self,
+        changed: Progress,
+        expected_version: int,
+        *,
+        require_enrollment: bool,
+        completions: tuple[int, ...] = (),
+    ) -> None:
+        """Store `changed` if the record is still at `expected_version` (0: must not exist yet), with
+        the versions it completed at (`completions`).
 
         With `require_enrollment`, the learner's enrollment is checked in the same transaction, so a
-        drop that lands between the check and the write cannot slip through.
+        drop that lands between the check and the write cannot slip through; an enrollment an erasure
+        marked fails that check too (no added cost). Without it (staff), the erasure guard is checked.
         """
         if expected_version:
             condition, expected = "version = :expected", values(expected=expected_version)
         else:
             condition, expected = "attribute_not_exists(pk)", None
         put = put_action(
-            self._item(changed, expected_version + 1),
+            self._item(changed, expected_version + 1, completions),
             condition=condition,
             expression_values=expected,
             return_old_on_failure=True,
@@ -123,10 +137,13 @@ class ProgressRepository:
         if require_enrollment:
             actions["enrolled"] = condition_check(
                 keys.enrollment(changed.user_id, changed.course_id),
-                "#status IN (:active, :completed)",
+                "#status IN (:active, :completed) AND attribute_not_exists(erasing)",
                 names={"#status": "status"},
                 expression_values=values(active=LEARNING_STATUSES[0].value, completed=LEARNING_STATUSES[1].value),
+                return_old_on_failure=True,
             )
+        else:
+            actions["guard"] = guard_check(changed.user_id)
         actions["record"] = put
         if not expected_version:
             ref = {
@@ -140,7 +157,13 @@ class ProgressRepository:
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if cancelled.failed("guard"):
+                raise ErasingError from cancelled
             if cancelled.failed("enrolled"):
+                enrollment = cancelled.item("enrolled")
+                # Marked by an erasure, or removed by one (a lookup on this failure path only).
+                if erasing(enrollment) or (enrollment is None and self._table.get(keys.erasure_guard(changed.user_id))):
+                    raise ErasingError from cancelled
                 raise NotEnrolledError from cancelled
             current = cancelled.item("record") if cancelled.failed("record") else None
             raise ProgressChangedError(_versioned(current) if current else None) from cancelled

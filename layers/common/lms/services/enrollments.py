@@ -6,6 +6,7 @@ from lms.errors import (
     ConcurrencyError,
     CourseFullError,
     EnrollmentClosedError,
+    ErasureInProgressError,
     ForbiddenError,
     NotFoundError,
     VersionMismatchError,
@@ -29,6 +30,7 @@ from lms.repositories.enrollments import (
     EnrollmentRepository,
     StaleEnrollmentError,
 )
+from lms.repositories.erasures import ErasingError
 from lms.retry import Retry
 from lms.services.access import acting_user, is_staff, manages_course, require_course_manager, require_visible
 
@@ -126,6 +128,8 @@ class EnrollmentService:
             return STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     def _transition(
         self, current: Enrollment, status: EnrollmentStatus, course: Course | None, staff: str | None
@@ -183,6 +187,8 @@ class EnrollmentService:
             return STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     @staticmethod
     def _check_learner_transition(
@@ -215,6 +221,8 @@ class EnrollmentService:
             STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     def list_mine(
         self,
