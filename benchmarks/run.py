@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import cold_start, scale
+from benchmarks import cold_start, erasure, scale
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -204,6 +204,7 @@ def main() -> None:
         scale.run(api)
         bench_dynamodb_calls(api)
         bench_largest_outline(client)
+        erasure.run(api)
     cold_start.run()
 
 
