@@ -9,10 +9,11 @@ still at the step read: a step run twice commits once, and a crash or a timeout 
 its last commit, which the retried stream record (or the next one) resumes from. Every commit is a
 MODIFY of the record, whose stream record runs the next step.
 
-Order: enrollments first (each with its id reference, its seat, its summary and what that summary
-counted in the course aggregate), then the summaries left by deleted enrollments, the lesson records
-and their references (their index entries go with them), the idempotency records of the user's
-enrollments, and last the guard: DONE."""
+Order: the idempotency records of the user's enrollments first (a retry with the same key then meets
+the guard, 409, instead of replaying a response), then enrollments (each with its id reference, its
+seat, its summary and what that summary counted in the course aggregate), the summaries left by
+deleted enrollments, the lesson records and their references (their index entries go with them), and
+last the guard: DONE."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -85,7 +86,7 @@ class ErasureJob:
         if record is None or record["status"] == "DONE" or not record.get("userId"):
             return True
         user, step, now = record["userId"], int(record["step"]), self._now()
-        for remove in (self._enrollments, self._summaries, self._progress, self._idempotency_records):
+        for remove in (self._idempotency_records, self._enrollments, self._summaries, self._progress):
             work = remove(user, now)
             if work is not None:
                 actions, counts, voids = work
