@@ -35,7 +35,7 @@ BACKLOG_LESSONS = 20
 
 def _environment() -> None:
     use_local_dynamodb(
-        IDEMPOTENCY_TABLE_NAME="lms-idempotency-dev",
+        IDEMPOTENCY_TABLE_NAME="lms-idempotency-by-learner-dev",
         POWERTOOLS_METRICS_NAMESPACE="LMS",
         POWERTOOLS_SERVICE_NAME="lms-enrollments",
     )

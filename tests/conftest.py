@@ -19,7 +19,7 @@ TEST_ENV = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "TABLE_NAME": "lms-dev",
-    "IDEMPOTENCY_TABLE_NAME": "lms-idempotency-dev",
+    "IDEMPOTENCY_TABLE_NAME": "lms-idempotency-by-learner-dev",
     "EVENT_BUS_NAME": "lms-dev",
     "CURSOR_SECRET": "test-cursor-signing-key",
     "ERASURE_KEY": "test-erasure-hash-key",
