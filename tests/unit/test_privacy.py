@@ -119,6 +119,25 @@ def seats_taken(dynamodb: Any, course_id: str) -> int:
     return int(item.get("seatsTaken", {"N": "0"})["N"])
 
 
+def published(dynamodb: Any) -> list[Any]:
+    """Every event the publisher derives from the table's stream so far (its filters aside)."""
+    import boto3
+
+    from lms.events.derive import events_for
+    from tools.stream_records import lambda_record
+
+    streams = boto3.client(
+        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com/"
+    )
+    arn = dynamodb.describe_table(TableName=TEST_ENV["TABLE_NAME"])["Table"]["LatestStreamArn"]
+    events = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        for raw in streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]:
+            events += events_for(lambda_record(raw, arn))
+    return events
+
+
 # ------------------------------------------------------------------------------------------ export
 def test_export_lists_every_kind_in_its_public_shape(api: ApiHarness, stream: StreamHarness) -> None:
     course_id, lessons = make_course(api)
@@ -418,25 +437,9 @@ def test_the_statements_to_void_are_the_ids_the_publisher_gave_them(
 ) -> None:
     """Every event the publisher derived about the learner with an xAPI rule (registered, lesson and
     course completed) is among the statements the erasure voids."""
-    import boto3
-
-    from lms.events.derive import events_for
-    from tools.stream_records import lambda_record
-
-    streams = boto3.client(
-        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com/"
-    )
-    arn = dynamodb.describe_table(TableName=TEST_ENV["TABLE_NAME"])["Table"]["LatestStreamArn"]
 
     def every_event() -> list[Any]:
-        events = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )
-            for raw in streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]:
-                events += events_for(lambda_record(raw, arn))
-        return events
+        return published(dynamodb)
 
     sent = {
         event.event_id
@@ -454,3 +457,33 @@ def test_the_statements_to_void_are_the_ids_the_publisher_gave_them(
     assert len(erased) == 1
     assert LEARNER["user"] not in erased[0].detail.model_dump_json()
     assert not [e for e in events if e.detail_type == "EnrollmentDeleted"]
+
+
+def test_the_statements_of_an_enrollment_deleted_before_are_kept_exported_and_voided(
+    api: ApiHarness, stream: StreamHarness, dynamodb: Any
+) -> None:
+    """A deleted enrollment's id is gone with it: the ids of its statements stay in the learner's
+    partition (exported), and the erasure voids them."""
+    course_id, lessons = make_course(api)
+    enrollment = enroll(api, course_id)
+    complete(api, lessons[0])
+    complete(api, lessons[1])
+    stream.drain()
+    ok(api.call("delete_enrollment", **LEARNER, path={"id": enrollment["id"]}), 204)
+    stream.drain()
+    sent = {
+        event.event_id
+        for event in published(dynamodb)
+        if event.detail_type in ("EnrollmentCreated", "CourseCompleted")
+        and event.detail.enrollmentId == enrollment["id"]
+    }
+    assert len(sent) == 2  # registered, and the course completed
+    kept = [item["data"] for item in export_all(api) if item["kind"] == "sentStatements"]
+    assert len(kept) == 1
+    assert kept[0]["enrollmentId"] == enrollment["id"]
+    assert sent <= set(kept[0]["statementIds"])
+    ok(erase(api), 202)
+    stream.drain(rounds=10)
+    voided = {e.detail.statementId for e in published(dynamodb) if e.detail_type == "StatementVoided"}
+    assert sent <= voided
+    assert holding(dynamodb, LEARNER["user"]) == []

@@ -13,6 +13,7 @@
 | lesson progress | USER#<user> | PROGRESS#<course>#<lesson> | COURSE#<course>#PROGRESS#<n> | USER#<user>#<lesson> |
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
+| statements of a deleted enrollment | USER#<user> | STATEMENTS#<enrollment> |  |  |
 | erasure guard (while an erasure runs) | USER#<user> | ERASURE |  |  |
 | erasure record | ERASURE#<user hash> | ERASURE |  |  |
 
@@ -50,6 +51,7 @@ class Entity(StrEnum):
     SUMMARY = "SUMMARY"
     ERASURE = "ERASURE"
     ERASURE_GUARD = "ERASURE_GUARD"
+    SENT_STATEMENTS = "SENT_STATEMENTS"
 
 
 class Writer(StrEnum):
@@ -147,6 +149,7 @@ def user_partition(user_id: str) -> str:
 ENROLLMENT_PREFIX = "ENROLLMENT#"
 PROGRESS_PREFIX = "PROGRESS#"
 SUMMARY_PREFIX = "SUMMARY#"
+STATEMENTS_PREFIX = "STATEMENTS#"
 
 
 def enrollment_ref(enrollment_id: str) -> Key:
@@ -238,3 +241,9 @@ def idempotency_partition(user_id: str) -> str:
     """The idempotency table's partition of the records made for a learner (its `id`; each record's
     `sk` is Powertools' hash of the function and the request): found by one Query, never a Scan."""
     return f"{IDEMPOTENCY_PREFIX}{user_key(user_id)}"
+
+
+def sent_statements(user_id: str, enrollment_id: str) -> Key:
+    """The ids of the xAPI statements sent about an enrollment that was deleted: kept in the learner's
+    partition so that an erasure still voids them (docs/privacy.md)."""
+    return {"pk": _user_pk(user_id), "sk": f"{STATEMENTS_PREFIX}{enrollment_id}"}

@@ -42,6 +42,30 @@ def event_id(detail_type: DetailType, *identity: str) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, "/".join((detail_type.value, *identity))))
 
 
+def enrollment_statement_ids(enrollment: Item) -> list[str]:
+    """The ids of the xAPI statements sent about an enrollment (its `registered`, and for one that was
+    ever completed a `completed` at each version it may have completed at: its version moves with
+    status changes only; voiding an id the LRS never stored is allowed, xAPI 1.0.3 part 2, 2.3.2)."""
+    ids = [event_id(DetailType.ENROLLMENT_CREATED, enrollment["id"])]
+    if enrollment.get("completedAt"):
+        versions = range(2, int(enrollment["version"]) + 1)
+        ids += [event_id(DetailType.COURSE_COMPLETED, enrollment["id"], str(v)) for v in versions]
+    return ids
+
+
+def progress_statement_ids(record: Item) -> list[str]:
+    """The ids of the `completed` statements sent about a lesson record: one per version it completed
+    at (`completions`, kept by the record); a record written before that field, and completed, at
+    every version it had."""
+    if "completions" in record:
+        versions: list[int] = [int(v) for v in record["completions"]]
+    elif record.get("status") == "COMPLETED" or record.get("completedAt"):
+        versions = list(range(1, int(record.get("version", 1)) + 1))
+    else:
+        versions = []
+    return [event_id(DetailType.LESSON_COMPLETED, record["id"], str(v)) for v in versions]
+
+
 def events_for(record: dict[str, Any]) -> list[DomainEvent]:
     """The events of one stream record (Lambda's shape); most records stand for none."""
     change = record["dynamodb"]

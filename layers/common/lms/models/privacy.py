@@ -14,6 +14,7 @@ class ExportKind(StrEnum):
     ENROLLMENT = "enrollment"
     PROGRESS = "progress"
     SUMMARY = "summary"
+    SENT_STATEMENTS = "sentStatements"
 
 
 class ErasureStatus(StrEnum):
@@ -41,8 +42,16 @@ class Erasure(ResponseModel):
     erased: ErasedCounts = Field(default_factory=ErasedCounts)
 
 
+class SentStatements(ResponseModel):
+    """The xAPI statements sent about an enrollment since deleted, kept so that an erasure voids them."""
+
+    enrollment_id: str
+    course_id: str
+    statement_ids: list[str]
+
+
 class ExportItem(ResponseModel):
     """One record kept about the user, in the public shape of its kind."""
 
     kind: ExportKind
-    data: Enrollment | Progress | LearnerSummary
+    data: Enrollment | Progress | LearnerSummary | SentStatements

@@ -162,7 +162,9 @@ class EnrollmentRepository:
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
-    def delete(self, enrollment: Enrollment, *, capped: bool) -> None:
+    def delete(self, enrollment: Enrollment, *, capped: bool, statement_ids: list[str] | None = None) -> None:
+        """Delete the enrollment (and free its seat); `statement_ids`, the xAPI statements sent about
+        it, stay in the learner's partition for an erasure to void (docs/privacy.md)."""
         actions = {
             "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
@@ -174,6 +176,16 @@ class EnrollmentRepository:
         }
         if capped and enrollment.status != EnrollmentStatus.DROPPED:
             actions["seat"] = _seat_update(enrollment.course_id, -1)
+        if statement_ids:
+            sent = {
+                **keys.sent_statements(enrollment.user_id, enrollment.id),
+                "entity": Entity.SENT_STATEMENTS,
+                "userId": enrollment.user_id,
+                "courseId": enrollment.course_id,
+                "enrollmentId": enrollment.id,
+                "statementIds": statement_ids,
+            }
+            actions["statements"] = put_action(sent)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:

@@ -212,6 +212,14 @@ class ErasureRepository:
             f"progress ref {item['id']}": delete_action(keys.progress_ref(item["id"])),
         }
 
+    @staticmethod
+    def remove_sent_statements(item: Item) -> dict[str, Action]:
+        return {
+            f"statements {item['enrollmentId']}": delete_action(
+                keys.sent_statements(item["userId"], item["enrollmentId"])
+            )
+        }
+
     def remove_idempotency_record(self, item: Item) -> dict[str, Action]:
         assert self._idempotency is not None
         key = {"id": item["id"], "sk": item["sk"]}

@@ -11,6 +11,7 @@ from lms.errors import (
     NotFoundError,
     VersionMismatchError,
 )
+from lms.events.derive import enrollment_statement_ids
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.enrollments import (
@@ -215,7 +216,11 @@ class EnrollmentService:
             current, course = self._visible(identity, enrollment_id)
             if current.status == EnrollmentStatus.SUSPENDED and not is_staff(identity, course):
                 raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
-            self._enrollments.delete(current, capped=self._seats(current, None, course) != 0)
+            self._enrollments.delete(
+                current,
+                capped=self._seats(current, None, course) != 0,
+                statement_ids=enrollment_statement_ids(current.model_dump(by_alias=True)),
+            )
 
         try:
             STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))

@@ -12,20 +12,18 @@ MODIFY of the record, whose stream record runs the next step.
 Order: the idempotency records of the user's enrollments first (a retry with the same key then meets
 the guard, 409, instead of replaying a response), then enrollments (each with its id reference, its
 seat, its summary and what that summary counted in the course aggregate), the summaries left by
-deleted enrollments, the lesson records and their references (their index entries go with them), and
-last the guard: DONE."""
+deleted enrollments, the lesson records and their references (their index entries go with them), the
+statement ids deleted enrollments left, and last the guard: DONE."""
 
-from collections.abc import Iterable
 from typing import Any
 
 from lms import keys
 from lms.batch import sequence_number
 from lms.clock import Clock, utc_now
-from lms.events.derive import event_id
-from lms.events.models import DetailType
+from lms.events.derive import enrollment_statement_ids, progress_statement_ids
 from lms.keys import Entity
 from lms.observability import logger
-from lms.repositories.dynamo import Action, Item
+from lms.repositories.dynamo import Action
 from lms.repositories.erasures import ErasureRepository, StepConflictError
 from lms.retry import Retry
 
@@ -42,30 +40,6 @@ TRANSACTIONS_PER_STEP = 20
 # A transaction cancelled by a concurrent write (the summarizer's last recompute of a summary) is
 # read and sent again within 5 s; then the stream record fails, and is retried.
 STEP_RETRY = Retry(attempts=5, base=0.01, cap=0.2, budget=5.0)
-
-
-def enrollment_statements(item: Item) -> list[str]:
-    """The ids of the xAPI statements sent about an enrollment (lms.events.derive): `registered`, and
-    for an enrollment that was ever completed, `completed` at each version it may have completed at
-    (its versions move with status changes only; voiding an id the LRS never received is allowed,
-    xAPI 1.0.3 part 2, 2.3.2)."""
-    ids = [event_id(DetailType.ENROLLMENT_CREATED, item["id"])]
-    if item.get("completedAt"):
-        ids += [event_id(DetailType.COURSE_COMPLETED, item["id"], str(v)) for v in range(2, int(item["version"]) + 1)]
-    return ids
-
-
-def progress_statements(item: Item) -> list[str]:
-    """The ids of the `completed` statements sent about a lesson record: one per version it completed
-    at (`completions`, kept by the record since it was added); a record written before that, and
-    completed, at every version it had."""
-    if "completions" in item:
-        versions: Iterable[int] = (int(v) for v in item["completions"])
-    elif item.get("status") == "COMPLETED" or item.get("completedAt"):
-        versions = range(1, int(item.get("version", 1)) + 1)
-    else:
-        versions = ()
-    return [event_id(DetailType.LESSON_COMPLETED, item["id"], str(v)) for v in versions]
 
 
 class ErasureJob:
@@ -86,7 +60,13 @@ class ErasureJob:
         if record is None or record["status"] == "DONE" or not record.get("userId"):
             return True
         user, step, now = record["userId"], int(record["step"]), self._now()
-        for remove in (self._idempotency_records, self._enrollments, self._summaries, self._progress):
+        for remove in (
+            self._idempotency_records,
+            self._enrollments,
+            self._summaries,
+            self._progress,
+            self._sent_statements,
+        ):
             work = remove(user, now)
             if work is not None:
                 actions, counts, voids = work
@@ -112,7 +92,7 @@ class ErasureJob:
         for item in enrollments:
             holds_seat = item["courseId"] in capped and item["status"] != "DROPPED"
             actions |= self._erasures.remove_enrollment(item, frees_seat=holds_seat)
-            voids += enrollment_statements(item)
+            voids += enrollment_statement_ids(item)
             if summary := summaries.get(item["courseId"]):
                 actions |= self._erasures.remove_summary(summary, now)
         counts = {"enrollments": len(enrollments), "summaries": len(summaries), "statementsVoided": len(voids)}
@@ -135,8 +115,20 @@ class ErasureJob:
         voids: list[str] = []
         for item in found:
             actions |= self._erasures.remove_progress(item)
-            voids += progress_statements(item)
+            voids += progress_statement_ids(item)
         return actions, {"progress": len(found), "statementsVoided": len(voids)}, voids
+
+    def _sent_statements(self, user: str, now: str) -> "Work | None":
+        """What deleted enrollments left to void (their ids are gone with them)."""
+        found = self._erasures.first(user, keys.STATEMENTS_PREFIX, IDEMPOTENCY_RECORDS_PER_TRANSACTION)
+        if not found:
+            return None
+        actions: dict[str, Action] = {}
+        voids: list[str] = []
+        for item in found:
+            actions |= self._erasures.remove_sent_statements(item)
+            voids += item.get("statementIds") or []
+        return actions, {"statementsVoided": len(voids)}, voids
 
     def _idempotency_records(self, user: str, now: str) -> "Work | None":
         found = self._erasures.idempotency_records(user, IDEMPOTENCY_RECORDS_PER_TRANSACTION)

@@ -6,7 +6,7 @@ from lms.errors import ConcurrencyError, NotFoundError
 from lms.identity import Identity
 from lms.keys import Entity
 from lms.models.enrollments import Enrollment
-from lms.models.privacy import ErasedCounts, Erasure, ErasureStatus, ExportItem, ExportKind
+from lms.models.privacy import ErasedCounts, Erasure, ErasureStatus, ExportItem, ExportKind, SentStatements
 from lms.models.progress import Progress
 from lms.pagination import Page, PageRequest
 from lms.repositories.dynamo import Item
@@ -39,6 +39,8 @@ def export_item(item: Item) -> ExportItem | None:
             return ExportItem(kind=ExportKind.PROGRESS, data=Progress.model_validate(item))
         case Entity.SUMMARY:
             return ExportItem(kind=ExportKind.SUMMARY, data=stored_summary(item).summary)
+        case Entity.SENT_STATEMENTS:
+            return ExportItem(kind=ExportKind.SENT_STATEMENTS, data=SentStatements.model_validate(item))
     return None
 
 
