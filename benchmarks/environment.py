@@ -13,6 +13,7 @@ def use_local_dynamodb(**extra: str) -> None:
         AWS_DEFAULT_REGION="us-east-1",
         TABLE_NAME="lms-dev",
         CURSOR_SECRET="bench",
+        ERASURE_KEY="bench",
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
         **extra,

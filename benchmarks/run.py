@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import cold_start, roster, scale
+from benchmarks import cold_start, erasure, roster, scale
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -206,6 +206,7 @@ def main() -> None:
         bench_dynamodb_calls(api)
         roster.run(api)
         bench_largest_outline(client)
+        erasure.run(api)
     cold_start.run()
 
 

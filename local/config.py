@@ -15,8 +15,9 @@ from local.token import DEFAULT_JWT_SETTINGS
 from tools.template import Stack, expand
 
 LOCAL_CURSOR_SECRET = "local-cursor-signing-key"  # noqa: S105 - a local-only key, by design
+LOCAL_ERASURE_KEY = "local-erasure-hash-key"
 # Variables a developer may set in their own shell to change what every function sees.
-DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", *DEFAULT_JWT_SETTINGS)
+DEVELOPER_OVERRIDABLE = ("CURSOR_SECRET", "ERASURE_KEY", *DEFAULT_JWT_SETTINGS)
 _APPEND_LOCK = threading.Lock()
 
 
@@ -91,6 +92,7 @@ class LocalConfig:
             **{name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ},
             **reserved,
             "CURSOR_SECRET": LOCAL_CURSOR_SECRET,
+            "ERASURE_KEY": LOCAL_ERASURE_KEY,
             **DEFAULT_JWT_SETTINGS,
             **spec.environment,
             **local_aws,

@@ -22,6 +22,7 @@ TEST_ENV = {
     "IDEMPOTENCY_TABLE_NAME": "lms-idempotency-dev",
     "EVENT_BUS_NAME": "lms-dev",
     "CURSOR_SECRET": "test-cursor-signing-key",
+    "ERASURE_KEY": "test-erasure-hash-key",
     "JWT_SECRET": "local-dev-secret-change-me-32bytes",
     "JWT_ISSUER": "https://auth.local.test",
     "JWT_AUDIENCE": "lms-api",

@@ -52,6 +52,23 @@ def too_long_integers(url: str, token: str) -> list[str]:
     return failures
 
 
+def own_data(url: str, token: str, user_id: str) -> list[str]:
+    """The learner data routes on the caller's own id, which schemathesis's random ids (404) rarely
+    reach: the export's pages with every `limit`, the erasure asked twice and read (no 5xx)."""
+    failures = []
+    headers = {"Authorization": f"Bearer {token}"}
+    calls: list[tuple[str, str, dict[str, str] | None]] = [
+        ("GET", f"/users/{user_id}/export", {"limit": str(limit)}) for limit in (1, 7, 100)
+    ]
+    calls += [("GET", f"/users/{user_id}/export", {"cursor": "x"}), ("GET", f"/users/{user_id}/erasure", None)]
+    calls += [("DELETE", f"/users/{user_id}", None)] * 2 + [("GET", f"/users/{user_id}/erasure", None)]
+    for method, path, params in calls:
+        status = requests.request(method, url + path, params=params, headers=headers, timeout=30).status_code
+        if status >= 500:
+            failures.append(f"{method} {path} {params or ''}: {status}")
+    return failures
+
+
 def main() -> int:
     examples = os.environ.get("FUZZ_EXAMPLES", "25")
     schemathesis = Path(sys.executable).with_name("schemathesis")
@@ -80,6 +97,9 @@ def main() -> int:
             if too_long := too_long_integers(api.url, token):
                 print("\n".join(too_long), flush=True)
                 failed.append(f"{role} (integers of more than 4,300 digits)")
+            if own := own_data(api.url, token, f"fuzz-{role}"):
+                print("\n".join(own), flush=True)
+                failed.append(f"{role} (its own learner data)")
         iam = api.lambdas.reports.iam_calls
         print(f"local IAM: {iam['checked']} AWS calls checked, {iam['denied']} denied", flush=True)
         if iam["denied"]:

@@ -23,6 +23,7 @@ _IMPORT_ENV = {
     "IDEMPOTENCY_TABLE_NAME": "lms-idempotency",
     "EVENT_BUS_NAME": "lms",
     "CURSOR_SECRET": "openapi",
+    "ERASURE_KEY": "openapi",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 

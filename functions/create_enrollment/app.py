@@ -50,7 +50,10 @@ def create_enrollment(
         Header(alias="idempotency-key", max_length=255, description="Retries return the first response"),
     ] = None,
 ) -> Response[Enrollment]:
-    request = IdempotentRequest[EnrollmentCreate](caller=app.identity.user_id, key=idempotency_key or "", body=body)
+    caller = app.identity.user_id
+    request = IdempotentRequest[EnrollmentCreate](
+        caller=caller, key=idempotency_key or "", body=body, learner=body.user_id or caller
+    )
     outcome = enroll_once(request, app.lambda_context) if idempotency_key else enroll(request)
     if outcome.created:  # a replay (same Idempotency-Key) too: the same enrollment, the same Location
         return app.created(outcome.enrollment, f"/enrollments/{outcome.enrollment.id}")

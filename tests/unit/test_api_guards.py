@@ -87,14 +87,15 @@ def test_an_integer_too_long_for_python_changes_nothing(api: ApiHarness, dynamod
     """Given a course, when requests that are valid but for one unknown field of 4,301 digits try
     to enroll and record progress, then both are 400 and no table holds anything new."""
     course = create_course(api)
-    before = [dynamodb.scan(TableName=table)["Items"] for table in ("lms-dev", "lms-idempotency-dev")]
+    tables = ("lms-dev", "lms-idempotency-dev")
+    before = [dynamodb.scan(TableName=table)["Items"] for table in tables]
     enrollment = '{"courseId": "' + course.id + '", "extra": ' + TOO_LONG + "}"
     progress = '{"lessonId": "' + course.lesson(0) + '", "action": "complete", "extra": ' + TOO_LONG + "}"
 
     assert_problem(api.call("create_enrollment", **STUDENT, raw_body=enrollment), 400)
     assert_problem(api.call("record_progress", **STUDENT, raw_body=progress), 400)
 
-    assert [dynamodb.scan(TableName=table)["Items"] for table in ("lms-dev", "lms-idempotency-dev")] == before
+    assert [dynamodb.scan(TableName=table)["Items"] for table in tables] == before
 
 
 def test_an_integer_of_4300_digits_still_reaches_validation(api: ApiHarness) -> None:

@@ -714,10 +714,10 @@ def test_a_suspension_landing_during_the_owners_delete_wins(
     repository = api.module("delete_enrollment").enrollments._enrollments
     real_delete = repository.delete
 
-    def suspended_meanwhile(current: Any, *, capped: bool) -> None:
+    def suspended_meanwhile(current: Any, **options: Any) -> None:
         monkeypatch.setattr(repository, "delete", real_delete)
         set_status(api, enrollment["id"], "SUSPENDED")
-        real_delete(current, capped=capped)
+        real_delete(current, **options)
 
     monkeypatch.setattr(repository, "delete", suspended_meanwhile)
 

@@ -88,6 +88,8 @@ def _event(source: str, detail_type: str, **extra: Any) -> dict[str, Any]:
         ("lms", "CourseCompleted", ["course-completed"]),
         ("lms", "EnrollmentDeleted", []),
         ("lms", "EnrollmentStatusChanged", []),
+        ("lms", "StatementVoided", ["statement-voided"]),
+        ("lms", "LearnerErased", []),
         ("lms", "coursecompleted", []),  # values are case-sensitive
         ("another-source", "CourseCompleted", []),
     ],
@@ -96,7 +98,7 @@ def test_an_event_reaches_the_rules_whose_pattern_matches_it(
     tmp_path: Path, source: str, detail_type: str, matched: list[str]
 ) -> None:
     patterns = _rule_patterns(tmp_path)
-    assert len(patterns) == 4
+    assert len(patterns) == 5
 
     got = [rule for rule, pattern in patterns.items() if pattern.matches_event(_event(source, detail_type))]
 

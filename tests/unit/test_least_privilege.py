@@ -181,6 +181,13 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     drain()
     call("delete_enrollment", learner, path={"id": enrollment["id"]})
     drain()
+    # Learner data: an export, an erasure asked for (404 before), run by the summarizer, and read.
+    call("export_user_data", learner, path={"userId": "learner-1"})
+    call("get_user_erasure", learner, path={"userId": "learner-1"})
+    call("erase_user", learner, path={"userId": "learner-1"})  # their idempotency records
+    call("erase_user", {"user": "admin-1", "roles": "admin"}, path={"userId": "learner-2"})  # an enrollment
+    drain()
+    call("get_user_erasure", learner, path={"userId": "learner-1"})
 
 
 def test_every_function_is_granted_exactly_the_dynamodb_actions_it_performs(

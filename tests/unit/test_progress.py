@@ -287,11 +287,11 @@ class CompetingWrites:
         outer = self
 
         class RacingRepository(ProgressRepository):
-            def save(self, changed: Any, expected_version: int, *, require_enrollment: bool) -> None:
+            def save(self, changed: Any, expected_version: int, **options: Any) -> None:
                 if outer.races_left:
                     outer.races_left -= 1
                     race()
-                super().save(changed, expected_version, require_enrollment=require_enrollment)
+                super().save(changed, expected_version, **options)
 
         self.service = ProgressService(RacingRepository(table), CourseRepository(table))
 

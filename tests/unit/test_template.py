@@ -57,6 +57,6 @@ def test_the_expanded_template_keeps_every_resource_of_the_hand_written_one() ->
     resources = expand(EVERYTHING).serverless
     kinds = [resource["Type"] for resource in resources.values()]
 
-    assert len(resources) == 121
-    assert kinds.count("AWS::Logs::LogGroup") == 24
-    assert kinds.count("AWS::CloudWatch::Alarm") == 52
+    assert len(resources) == 134
+    assert kinds.count("AWS::Logs::LogGroup") == 27
+    assert kinds.count("AWS::CloudWatch::Alarm") == 58

@@ -33,6 +33,7 @@ from lms.errors import (
     ConflictError,
     DomainError,
     EnrollmentClosedError,
+    ErasureInProgressError,
     ForbiddenError,
     NotFoundError,
     SeatsNotCountedError,
@@ -120,6 +121,7 @@ PROBLEM_BY_ERROR: dict[type[DomainError], ProblemType] = {
     NotFoundError: ProblemType(HTTPStatus.NOT_FOUND),
     ConflictError: ProblemType(HTTPStatus.CONFLICT),
     SeatsNotCountedError: ProblemType(HTTPStatus.CONFLICT, "seats-not-counted"),
+    ErasureInProgressError: ProblemType(HTTPStatus.CONFLICT, "erasure-in-progress"),
     ConcurrencyError: ProblemType(HTTPStatus.SERVICE_UNAVAILABLE),
     UnprocessableError: ProblemType(HTTPStatus.UNPROCESSABLE_ENTITY),
 }

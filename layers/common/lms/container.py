@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from lms.services.access_periods import AccessExpiryService
     from lms.services.catalog import CatalogService
     from lms.services.enrollments import EnrollmentService
+    from lms.services.erasure import ErasureJob
+    from lms.services.privacy import PrivacyService
     from lms.services.progress import ProgressService
     from lms.services.roster import RosterService
     from lms.services.summaries.reading import SummaryReader
@@ -144,7 +146,33 @@ def summarizer(*, clock: Clock = utc_now) -> "Summarizer":
         Outlines(CourseRepository(shared)), ProgressRepository(shared), SummaryRepository(shared), clock=clock
     )
     fanout = FanoutService(recompute, EnrollmentRepository(shared), FanoutRepository(shared), clock=clock)
-    return Summarizer(recompute, fanout)
+    return Summarizer(recompute, fanout, _erasure_job(shared, clock))
+
+
+def _erasure_job(shared: Table, clock: Clock) -> "ErasureJob":
+    from lms.repositories.erasures import ErasureRepository
+    from lms.services.erasure import ErasureJob
+
+    idempotency_table = get_settings().idempotency_table_name
+    idempotency = Table(shared.client, idempotency_table) if idempotency_table else None
+    return ErasureJob(ErasureRepository(shared, idempotency), clock=clock)
+
+
+def privacy_service(*, clock: Clock = utc_now) -> "PrivacyService":
+    from lms.repositories.erasures import ErasureRepository
+    from lms.services.privacy import PrivacyService
+    from lms.user_hash import UserHasher
+
+    return PrivacyService(ErasureRepository(table()), UserHasher(_erasure_key), clock=clock)
+
+
+def _erasure_key() -> str:
+    settings = get_settings()
+    if settings.erasure_key:
+        return settings.erasure_key
+    if not settings.erasure_key_arn:
+        raise RuntimeError("ERASURE_KEY or ERASURE_KEY_SECRET_ARN must be set for the erasure routes")
+    return _secret(settings.erasure_key_arn)
 
 
 def _cursor_key() -> str:
@@ -153,6 +181,10 @@ def _cursor_key() -> str:
         return settings.cursor_secret
     if not settings.cursor_secret_arn:
         raise RuntimeError("CURSOR_SECRET or CURSOR_SECRET_ARN must be set for list endpoints")
+    return _secret(settings.cursor_secret_arn)
+
+
+def _secret(arn: str) -> str:
     # Fetched when a cursor is first signed or checked, through Powertools Parameters' cache (max_age),
     # whose shared Secrets Manager provider is given our botocore client: no boto3 session or client.
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, get_secret
@@ -161,7 +193,7 @@ def _cursor_key() -> str:
     if "secrets" not in DEFAULT_PROVIDERS:
         DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=_client("secretsmanager"))
     # Powertools caches the value for max_age seconds: a rotated key is in use within 5 minutes.
-    return str(get_secret(settings.cursor_secret_arn, max_age=300))
+    return str(get_secret(arn, max_age=300))
 
 
 def cursor_codec() -> "CursorCodec":

@@ -82,3 +82,10 @@ class SeatsNotCountedError(ConflictError):
             "cannot be counted exactly now: a capacity can only be changed on a course created with one "
             "(and not cleared since)."
         )
+
+
+class ErasureInProgressError(ConflictError):
+    """The user's data is being erased (docs/API.md, "Learner data: export and erasure")."""
+
+    def __init__(self) -> None:
+        super().__init__("This user's data is being erased: no write by or for them is accepted until that is done.")

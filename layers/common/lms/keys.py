@@ -13,6 +13,9 @@
 | lesson progress | USER#<user> | PROGRESS#<course>#<lesson> | COURSE#<course>#PROGRESS#<n> | USER#<user>#<lesson> |
 | progress ref | PROGRESS#<id> | PROGRESS |  |  |
 | learner summary | USER#<user> | SUMMARY#<course> |  |  |
+| statements of a deleted enrollment | USER#<user> | STATEMENTS#<enrollment> |  |  |
+| erasure guard (while an erasure runs) | USER#<user> | ERASURE |  |  |
+| erasure record | ERASURE#<user hash> | ERASURE |  |  |
 
 The enrollment item also carries `gsi2pk`/`gsi2sk` while it is ACTIVE with an `accessEndsAt`
 (`access_end_index`): the sparse index of pending access ends, by the minute they end. The scheduler's
@@ -60,6 +63,9 @@ class Entity(StrEnum):
     PROGRESS_REF = "PROGRESS_REF"
     SUMMARY = "SUMMARY"
     ACCESS_CHECKPOINT = "ACCESS_CHECKPOINT"
+    ERASURE = "ERASURE"
+    ERASURE_GUARD = "ERASURE_GUARD"
+    SENT_STATEMENTS = "SENT_STATEMENTS"
 
 
 class Writer(StrEnum):
@@ -67,6 +73,7 @@ class Writer(StrEnum):
 
     API = "api"
     SUMMARIZER = "summarizer"
+    ERASURE = "erasure"
 
 
 def _course_pk(course_id: str) -> str:
@@ -155,6 +162,8 @@ def user_partition(user_id: str) -> str:
 
 ENROLLMENT_PREFIX = "ENROLLMENT#"
 PROGRESS_PREFIX = "PROGRESS#"
+SUMMARY_PREFIX = "SUMMARY#"
+STATEMENTS_PREFIX = "STATEMENTS#"
 
 
 def enrollment_ref(enrollment_id: str) -> Key:
@@ -196,7 +205,7 @@ def progress_ref(progress_id: str) -> Key:
 
 
 def summary(user_id: str, course_id: str) -> Key:
-    return {"pk": _user_pk(user_id), "sk": f"SUMMARY#{course_id}"}
+    return {"pk": _user_pk(user_id), "sk": f"{SUMMARY_PREFIX}{course_id}"}
 
 
 # --- Summaries at scale: items spread over their own partitions so no single item caps a course.
@@ -263,3 +272,32 @@ ACCESS_CHECKPOINT_PARTITION = f"{_ACCESS}CHECKPOINT"
 
 def access_checkpoint() -> Key:
     return {"pk": ACCESS_CHECKPOINT_PARTITION, "sk": "ACCESS"}
+
+
+# --- Learner data erasure (docs/privacy.md).
+# | erasure guard | USER#<user> | ERASURE |: exists while the user's erasure is not DONE; writes for the
+#   user check it (or the `erasing` mark it puts on each enrollment) and are refused.
+# | erasure record | ERASURE#<user hash> | ERASURE |: keyed by a keyed hash (HMAC-SHA256) of the user id,
+#   so `GET /users/{userId}/erasure` is one lookup and the finished record never holds the id.
+ERASURE_SORT_KEY = "ERASURE"
+IDEMPOTENCY_PREFIX = "USER#"
+
+
+def erasure_guard(user_id: str) -> Key:
+    return {"pk": _user_pk(user_id), "sk": ERASURE_SORT_KEY}
+
+
+def erasure(user_hash: str) -> Key:
+    return {"pk": f"ERASURE#{user_hash}", "sk": ERASURE_SORT_KEY}
+
+
+def idempotency_partition(user_id: str) -> str:
+    """The idempotency table's partition of the records made for a learner (its `id`; each record's
+    `sk` is Powertools' hash of the function and the request): found by one Query, never a Scan."""
+    return f"{IDEMPOTENCY_PREFIX}{user_key(user_id)}"
+
+
+def sent_statements(user_id: str, enrollment_id: str) -> Key:
+    """The ids of the xAPI statements sent about an enrollment that was deleted: kept in the learner's
+    partition so that an erasure still voids them (docs/privacy.md)."""
+    return {"pk": _user_pk(user_id), "sk": f"{STATEMENTS_PREFIX}{enrollment_id}"}

@@ -15,6 +15,9 @@ class Settings(BaseModel):
     cursor_secret: str | None = None
     cursor_secret_arn: str | None = None
     idempotency_ttl_seconds: int = 3600
+    # The key of erased users' hashes (lms.user_hash): given locally, by ARN on AWS.
+    erasure_key: str | None = None
+    erasure_key_arn: str | None = None
     event_bus_name: str | None = None
 
 
@@ -26,4 +29,6 @@ def get_settings() -> Settings:
         cursor_secret=os.environ.get("CURSOR_SECRET") or None,
         cursor_secret_arn=os.environ.get("CURSOR_SECRET_ARN") or None,
         event_bus_name=os.environ.get("EVENT_BUS_NAME") or None,
+        erasure_key=os.environ.get("ERASURE_KEY") or None,
+        erasure_key_arn=os.environ.get("ERASURE_KEY_SECRET_ARN") or None,
     )

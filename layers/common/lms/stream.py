@@ -19,6 +19,7 @@ from lms.batch import sequence_number
 from lms.keys import Entity
 from lms.models.progress import Progress
 from lms.observability import logger, metrics
+from lms.services.erasure import ErasureJob, erasure_hash, run_erasures
 from lms.services.summaries.fanout import FanoutService
 from lms.services.summaries.recompute import Changes, RecomputeResult, SummaryRecomputer
 
@@ -111,6 +112,7 @@ class Summarizer:
 
     recompute: SummaryRecomputer
     fanout: FanoutService
+    erasure: ErasureJob | None = None  # steps of learner data erasures (docs/privacy.md)
 
 
 class ChangeBatch:
@@ -123,6 +125,12 @@ class ChangeBatch:
     def run(self, raw_records: list[dict[str, Any]]) -> set[str]:
         """Do the batch's work; returns the sequence numbers of the records that failed."""
         failed: set[str] = set()
+        # Erasure records go to the erasure job (the stream's third task, without a third reader).
+        erasures = [raw for raw in raw_records if erasure_hash(raw)]
+        if erasures:
+            raw_records = [raw for raw in raw_records if not erasure_hash(raw)]
+            job = self._summarizer.erasure
+            failed |= run_erasures(erasures, job) if job else {sequence_number(raw) for raw in erasures}
         changes: list[Change] = []
         for raw in raw_records:
             try:

@@ -11,12 +11,15 @@ from typing import Any
 
 from lms.events.models import (
     CourseCompleted,
+    Detail,
     DetailType,
     EnrollmentCreated,
     EnrollmentDeleted,
     EnrollmentStatusChanged,
-    EventDetail,
+    ErasedCounts,
+    LearnerErased,
     LessonCompleted,
+    StatementVoided,
 )
 from lms.keys import Entity
 from lms.repositories.dynamo import Item, deserialize
@@ -28,7 +31,7 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f0d1c52-8a2e-4b7f-9c1d-3e5a7b9d2f40")
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
     detail_type: DetailType
-    detail: EventDetail
+    detail: Detail
 
     @property
     def event_id(self) -> str:
@@ -37,6 +40,30 @@ class DomainEvent:
 
 def event_id(detail_type: DetailType, *identity: str) -> str:
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, "/".join((detail_type.value, *identity))))
+
+
+def enrollment_statement_ids(enrollment: Item) -> list[str]:
+    """The ids of the xAPI statements sent about an enrollment (its `registered`, and for one that was
+    ever completed a `completed` at each version it may have completed at: its version moves with
+    status changes only; voiding an id the LRS never stored is allowed, xAPI 1.0.3 part 2, 2.3.2)."""
+    ids = [event_id(DetailType.ENROLLMENT_CREATED, enrollment["id"])]
+    if enrollment.get("completedAt"):
+        versions = range(2, int(enrollment["version"]) + 1)
+        ids += [event_id(DetailType.COURSE_COMPLETED, enrollment["id"], str(v)) for v in versions]
+    return ids
+
+
+def progress_statement_ids(record: Item) -> list[str]:
+    """The ids of the `completed` statements sent about a lesson record: one per version it completed
+    at (`completions`, kept by the record); a record written before that field, and completed, at
+    every version it had."""
+    if "completions" in record:
+        versions: list[int] = [int(v) for v in record["completions"]]
+    elif record.get("status") == "COMPLETED" or record.get("completedAt"):
+        versions = list(range(1, int(record.get("version", 1)) + 1))
+    else:
+        versions = []
+    return [event_id(DetailType.LESSON_COMPLETED, record["id"], str(v)) for v in versions]
 
 
 def events_for(record: dict[str, Any]) -> list[DomainEvent]:
@@ -52,12 +79,16 @@ def events_for(record: dict[str, Any]) -> list[DomainEvent]:
         return _enrollment_events(old, new, removed_at)
     if item.get("entity") == Entity.PROGRESS and new is not None:
         return _lesson_events(old, new)
+    if item.get("entity") == Entity.ERASURE and new is not None:
+        return _erasure_events(old or {}, new)
     return []
 
 
 def _enrollment_events(old: Item | None, new: Item | None, removed_at: str) -> list[DomainEvent]:
     if new is None:
         assert old is not None
+        if old.get("erasing"):
+            return []  # removed by an erasure: LearnerErased says so, without the learner's id
         deleted = EnrollmentDeleted(
             eventId=event_id(DetailType.ENROLLMENT_DELETED, old["id"]),
             occurredAt=removed_at,
@@ -130,6 +161,30 @@ def _lesson_events(old: Item | None, new: Item) -> list[DomainEvent]:
         lessonId=new["lessonId"],
     )
     return [DomainEvent(DetailType.LESSON_COMPLETED, detail)]
+
+
+def _erasure_events(old: Item, new: Item) -> list[DomainEvent]:
+    """An erasure step's statements to void (each commit of a step stores its own), and the end."""
+    events: list[DomainEvent] = []
+    if new.get("step") != old.get("step"):
+        for statement in new.get("voids") or []:
+            voided = StatementVoided(
+                eventId=event_id(DetailType.STATEMENT_VOIDED, statement),
+                occurredAt=new["updatedAt"],
+                statementId=statement,
+            )
+            events.append(DomainEvent(DetailType.STATEMENT_VOIDED, voided))
+    if new.get("status") == "DONE" and old.get("status") != "DONE":
+        erased = LearnerErased(
+            eventId=event_id(DetailType.LEARNER_ERASED, new["userHash"], new["requestedAt"]),
+            occurredAt=new["completedAt"],
+            userHash=new["userHash"],
+            keyId=new["keyId"],
+            requestedAt=new["requestedAt"],
+            erased=ErasedCounts.model_validate(new["erased"]),
+        )
+        events.append(DomainEvent(DetailType.LEARNER_ERASED, erased))
+    return events
 
 
 def _iso(epoch_seconds: float) -> str:

@@ -16,12 +16,14 @@ class DetailType(StrEnum):
     ENROLLMENT_DELETED = "EnrollmentDeleted"
     LESSON_COMPLETED = "LessonCompleted"
     COURSE_COMPLETED = "CourseCompleted"
+    LEARNER_ERASED = "LearnerErased"
+    STATEMENT_VOIDED = "StatementVoided"
 
 
 EnrollmentStatusName = Literal["ACTIVE", "COMPLETED", "DROPPED", "SUSPENDED", "EXPIRED"]
 
 
-class EventDetail(BaseModel):
+class Detail(BaseModel):
     """What every detail carries: a deterministic id (the same transition always gets the same one,
     so consumers and the LRS de-duplicate on it) and when the transition happened."""
 
@@ -35,6 +37,11 @@ class EventDetail(BaseModel):
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
         description="When the transition happened (ISO 8601, UTC).",
     )
+
+
+class EventDetail(Detail):
+    """An event about a learner in a course."""
+
     userId: str = Field(min_length=1)  # noqa: N815
     courseId: str = Field(min_length=1)  # noqa: N815
 
@@ -72,10 +79,43 @@ class CourseCompleted(EventDetail):
     )
 
 
-DETAIL_MODELS: dict[DetailType, type[EventDetail]] = {
+class ErasedCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enrollments: int = Field(ge=0)
+    progress: int = Field(ge=0)
+    summaries: int = Field(ge=0)
+    idempotencyRecords: int = Field(ge=0)  # noqa: N815
+    statementsVoided: int = Field(ge=0)  # noqa: N815
+
+
+class LearnerErased(Detail):
+    """Everything the service kept about a learner is erased. It names the learner only by the keyed
+    hash their erasure record is stored under (never the id): a subscriber that keeps the learner's
+    data finds it by the same hash (docs/privacy.md, "Other systems")."""
+
+    userHash: str = Field(min_length=1, description="HMAC-SHA256 of the user id, base64url")  # noqa: N815
+    keyId: str = Field(min_length=1, description="The id of the key that made userHash")  # noqa: N815
+    requestedAt: Timestamp  # noqa: N815
+    erased: ErasedCounts
+
+
+class StatementVoided(Detail):
+    """An xAPI statement the service sent about an erased learner, to be voided in the LRS; it names
+    the statement, not the learner. `eventId` is the voiding statement's id."""
+
+    statementId: str = Field(  # noqa: N815
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        description="The id of the statement voided (an earlier event's eventId).",
+    )
+
+
+DETAIL_MODELS: dict[DetailType, type[Detail]] = {
     DetailType.ENROLLMENT_CREATED: EnrollmentCreated,
     DetailType.ENROLLMENT_STATUS_CHANGED: EnrollmentStatusChanged,
     DetailType.ENROLLMENT_DELETED: EnrollmentDeleted,
     DetailType.LESSON_COMPLETED: LessonCompleted,
     DetailType.COURSE_COMPLETED: CourseCompleted,
+    DetailType.LEARNER_ERASED: LearnerErased,
+    DetailType.STATEMENT_VOIDED: StatementVoided,
 }

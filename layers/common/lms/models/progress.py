@@ -112,3 +112,4 @@ class VersionedProgress:
 
     progress: Progress
     version: int
+    completions: tuple[int, ...] = ()  # the versions it completed at (its `completed` statements)

@@ -190,9 +190,7 @@ def put_action(
     return_old_on_failure: bool = False,
 ) -> Action:
     request = {"Item": serialize(item), **_expressions(condition, expression_values, names)}
-    if return_old_on_failure:
-        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    return {"Put": request}
+    return {"Put": _returning_old(request, return_old_on_failure)}
 
 
 def update_action(
@@ -202,17 +200,23 @@ def update_action(
     condition: str | None = None,
     expression_values: dict[str, Any] | None = None,
     names: dict[str, str] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {
-        "Update": {"Key": serialize(key), "UpdateExpression": expression}
-        | _expressions(condition, expression_values, names)
-    }
+    request = {"Key": serialize(key), "UpdateExpression": expression} | _expressions(
+        condition, expression_values, names
+    )
+    return {"Update": _returning_old(request, return_old_on_failure)}
 
 
 def delete_action(
-    key: dict[str, str], *, condition: str | None = None, expression_values: dict[str, Any] | None = None
+    key: dict[str, str],
+    *,
+    condition: str | None = None,
+    expression_values: dict[str, Any] | None = None,
+    return_old_on_failure: bool = False,
 ) -> Action:
-    return {"Delete": {"Key": serialize(key), **_expressions(condition, expression_values, None)}}
+    request = {"Key": serialize(key), **_expressions(condition, expression_values, None)}
+    return {"Delete": _returning_old(request, return_old_on_failure)}
 
 
 def condition_check(
@@ -224,9 +228,14 @@ def condition_check(
     return_old_on_failure: bool = False,
 ) -> Action:
     request = {"Key": serialize(key), **_expressions(condition, expression_values, names)}
-    if return_old_on_failure:  # no extra units: the item read for the check comes back
+    return {"ConditionCheck": _returning_old(request, return_old_on_failure)}
+
+
+def _returning_old(request: dict[str, Any], return_old: bool) -> dict[str, Any]:
+    """A failed condition returns the item as stored (TransactionCancelledError.item)."""
+    if return_old:
         request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-    return {"ConditionCheck": request}
+    return request
 
 
 class Table:
@@ -412,7 +421,8 @@ class Table:
         """TransactWriteItems of the named actions, in their order; TransactionCancelledError (with
         a reason per action name) when it is cancelled."""
         for action in actions.values():
-            next(iter(action.values()))["TableName"] = self.name
+            # An action may name another table of the stack (the erasure's idempotency records).
+            next(iter(action.values())).setdefault("TableName", self.name)
         try:
             self.client.transact_write_items(TransactItems=list(actions.values()))  # type: ignore[arg-type]
         except ClientError as error:

@@ -28,6 +28,7 @@ from lms.repositories.dynamo import (
     update_action,
     values,
 )
+from lms.repositories.erasures import ErasingError, erasing, guard_check
 from lms.repositories.index_shards import precedes, query_partitions
 
 
@@ -45,6 +46,10 @@ class StaleEnrollmentError(Exception):
     """The enrollment changed since it was read."""
 
 
+# An enrollment an erasure marked takes no write but the erasure's (docs/privacy.md).
+_NOT_ERASING = "attribute_not_exists(erasing)"
+
+
 class SeatBusyError(Exception):
     """An expiry's seat could not be freed now: the course head was in another transaction."""
 
@@ -52,23 +57,27 @@ class SeatBusyError(Exception):
 class EnrollmentsNotWrittenError(Exception):
     """A transaction of several learners' writes (`write_many`) did not commit. By write index: the
     enrollments found where a new one was to go (`found`), the writes whose enrollment changed since
-    it was read (`stale`); `seats_refused`: the course had no room for them all (or its capacity
-    moved); `conflicted`: nothing but another transaction in the way, so the same writes may pass."""
+    it was read (`stale`), the learners an erasure is under way for (`erasing`); `seats_refused`: the
+    course had no room for them all (or its capacity moved); `conflicted`: nothing but another
+    transaction in the way, so the same writes may pass."""
 
     def __init__(self, cancelled: TransactionCancelledError, writes: Sequence[EnrollmentWrite]) -> None:
         super().__init__(str(cancelled))
         self.found: dict[int, Enrollment] = {}
         self.stale: set[int] = set()
+        self.erasing: set[int] = set()
         for index, write in enumerate(writes):
-            if not cancelled.failed(f"enrollment{index}"):
-                continue
             item = cancelled.item(f"enrollment{index}")
-            if write.current is None and item:
+            if cancelled.failed(f"guard{index}") or erasing(item):
+                self.erasing.add(index)
+            elif not cancelled.failed(f"enrollment{index}"):
+                continue
+            elif write.current is None and item:
                 self.found[index] = Enrollment.model_validate(item)
             else:
                 self.stale.add(index)
         self.seats_refused = cancelled.failed("seat")
-        self.conflicted = not (self.found or self.stale or self.seats_refused)
+        self.conflicted = not (self.found or self.stale or self.erasing or self.seats_refused)
 
 
 # Takes a seat: the course must exist and have room, if it has a capacity at all.
@@ -107,7 +116,7 @@ def _status_update(current: Enrollment, changed: Enrollment) -> Action:
         "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
         "reopenedAt = :reopened, accessEndsAt = :ends, version = :version, writer = :writer"
         + (", gsi2pk = :gsi2pk, gsi2sk = :gsi2sk" if pending else " REMOVE gsi2pk, gsi2sk"),
-        condition="version = :expected",
+        condition=f"version = :expected AND {_NOT_ERASING}",
         names={"#status": "status"},
         expression_values=values(
             status=changed.status.value,
@@ -121,6 +130,7 @@ def _status_update(current: Enrollment, changed: Enrollment) -> Action:
             expected=current.version,
             **(pending or {}),
         ),
+        return_old_on_failure=True,
     )
 
 
@@ -158,9 +168,9 @@ class EnrollmentRepository:
             "outlineVersion": outline_version,
         }
 
-    def _new_actions(self, enrollment: Enrollment, outline_version: int) -> tuple[Action, Action]:
-        """A new enrollment (its key must be free; the one found is returned when it is not) and its
-        id reference."""
+    def _new_actions(self, enrollment: Enrollment, outline_version: int) -> tuple[Action, Action, Action]:
+        """A new enrollment (its key must be free; the one found is returned when it is not), its id
+        reference, and the check that no erasure of the learner is under way."""
         ref = {
             **keys.enrollment_ref(enrollment.id),
             "entity": Entity.ENROLLMENT_REF,
@@ -174,17 +184,21 @@ class EnrollmentRepository:
                 return_old_on_failure=True,
             ),
             put_action(ref, condition="attribute_not_exists(pk)"),
+            # No erasure of the learner under way (a ConditionCheck: 2 WCU, docs/privacy.md).
+            guard_check(enrollment.user_id),
         )
 
     def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
         """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
-        put, ref = self._new_actions(enrollment, outline_version)
-        actions = {"enrollment": put, "ref": ref}
+        put, ref, guard = self._new_actions(enrollment, outline_version)
+        actions = {"enrollment": put, "ref": ref, "guard": guard}
         if capped:
             actions["seat"] = _seat_update(enrollment.course_id, +1)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if cancelled.failed("guard"):
+                raise ErasingError from cancelled
             if cancelled.failed("enrollment"):
                 existing = cancelled.item("enrollment") or self._table.get(
                     keys.enrollment(enrollment.user_id, enrollment.course_id)
@@ -228,24 +242,41 @@ class EnrollmentRepository:
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if erasing(cancelled.item("enrollment")):
+                raise ErasingError from cancelled
             if cancelled.failed("seat"):
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
-    def delete(self, enrollment: Enrollment, *, capped: bool) -> None:
+    def delete(self, enrollment: Enrollment, *, capped: bool, statement_ids: list[str] | None = None) -> None:
+        """Delete the enrollment (and free its seat); `statement_ids`, the xAPI statements sent about
+        it, stay in the learner's partition for an erasure to void (docs/privacy.md)."""
         actions = {
             "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
-                condition="version = :expected",
+                condition=f"version = :expected AND {_NOT_ERASING}",
                 expression_values=values(expected=enrollment.version),
+                return_old_on_failure=True,
             ),
             "ref": delete_action(keys.enrollment_ref(enrollment.id)),
         }
         if capped and enrollment.status not in SEATLESS_STATUSES:
             actions["seat"] = _seat_update(enrollment.course_id, -1)
+        if statement_ids:
+            sent = {
+                **keys.sent_statements(enrollment.user_id, enrollment.id),
+                "entity": Entity.SENT_STATEMENTS,
+                "userId": enrollment.user_id,
+                "courseId": enrollment.course_id,
+                "enrollmentId": enrollment.id,
+                "statementIds": statement_ids,
+            }
+            actions["statements"] = put_action(sent)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if erasing(cancelled.item("enrollment")):
+                raise ErasingError from cancelled
             raise StaleEnrollmentError from cancelled
 
     def list_for_user(self, user_id: str, status: EnrollmentStatus | None, page: PageRequest) -> Page[Enrollment]:
@@ -297,7 +328,7 @@ class EnrollmentRepository:
         staff, completed): nothing is written, so a run repeated or racing another changes nothing."""
         expression = "SET #status = :expired, updatedAt = :now, version = version + :one, writer = :writer"
         arguments: dict[str, Any] = {
-            "condition": "#status = :active AND accessEndsAt <= :now",
+            "condition": f"#status = :active AND accessEndsAt <= :now AND {_NOT_ERASING}",
             "names": {"#status": "status"},
             "expression_values": values(
                 expired=EnrollmentStatus.EXPIRED.value,
@@ -367,14 +398,14 @@ class EnrollmentRepository:
         self, writes: Sequence[EnrollmentWrite], *, course_id: str, outline_version: int, capacity: int | None
     ) -> None:
         """Learners' enrollments of one course in one transaction (up to 100 actions: a new one is
-        two, a status change one, the seats one): new ones where none exists, changes conditioned on
+        three, a status change one, the seats one): new ones where none exists, changes conditioned on
         the version read. In a course with a `capacity`, every write takes a seat, all in one update
         of the seat counter; alone, under the capacity as stored, like `create`. Nothing is written
         unless everything is: EnrollmentsNotWrittenError says why."""
         actions: dict[str, Action] = {}
         for index, write in enumerate(writes):
             if write.current is None:
-                actions[f"enrollment{index}"], actions[f"ref{index}"] = self._new_actions(
+                actions[f"enrollment{index}"], actions[f"ref{index}"], actions[f"guard{index}"] = self._new_actions(
                     write.enrollment, outline_version
                 )
             else:

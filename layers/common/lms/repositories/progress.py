@@ -18,6 +18,7 @@ from lms.repositories.dynamo import (
     put_action,
     values,
 )
+from lms.repositories.erasures import ErasingError, erasing, guard_check
 from lms.repositories.index_shards import query_partitions
 
 
@@ -37,7 +38,7 @@ class AccessOverError(NotEnrolledError):
 # later than the write: times in clock.utc_now's form compare as text).
 _ENROLLED = (
     "#status IN (:active, :completed) AND (attribute_not_exists(accessEndsAt) OR attribute_type(accessEndsAt, :null)"
-    " OR accessEndsAt > :now)"
+    " OR accessEndsAt > :now) AND attribute_not_exists(erasing)"
 )
 
 
@@ -61,7 +62,8 @@ class ProgressChangedError(Exception):
 
 
 def _versioned(item: Item) -> VersionedProgress:
-    return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)))
+    completions = tuple(int(v) for v in item.get("completions") or ())
+    return VersionedProgress(Progress.model_validate(item), int(item.get("version", 0)), completions)
 
 
 # Lesson -> course, as learned from lesson references (a few MB at most before it starts afresh).
@@ -121,7 +123,7 @@ class ProgressRepository:
         )
         return {i["lessonId"]: Progress.model_validate(i) for i in items}
 
-    def _item(self, progress: Progress, version: int) -> Item:
+    def _item(self, progress: Progress, version: int, completions: tuple[int, ...]) -> Item:
         return {
             **keys.progress(progress.user_id, progress.course_id, progress.lesson_id),
             **keys.progress_index(progress.user_id, progress.course_id, progress.lesson_id),
@@ -129,22 +131,34 @@ class ProgressRepository:
             "entity": Entity.PROGRESS,
             "writer": Writer.API,
             "version": version,
+            # The versions this record completed at: the ids of its `completed` xAPI statements
+            # (lms.events.derive), which an erasure voids.
+            "completions": list(completions),
         }
 
-    def save(self, changed: Progress, expected_version: int, *, require_enrollment: bool) -> None:
-        """Store `changed` if the record is still at `expected_version` (0: must not exist yet).
+    def save(
+        self,
+        changed: Progress,
+        expected_version: int,
+        *,
+        require_enrollment: bool,
+        completions: tuple[int, ...] = (),
+    ) -> None:
+        """Store `changed` if the record is still at `expected_version` (0: must not exist yet), with
+        the versions it completed at (`completions`).
 
         With `require_enrollment`, the learner's enrollment is checked in the same transaction, so a
         drop, or an access end, that lands between the check and the write cannot slip through; the
         write's time is `changed.updatedAt`. A refused check returns the enrollment read for it (no
-        extra units), which says why.
+        extra units), which says why. An enrollment an erasure marked fails that check too (no added
+        cost). Without it (staff), the erasure guard is checked.
         """
         if expected_version:
             condition, expected = "version = :expected", values(expected=expected_version)
         else:
             condition, expected = "attribute_not_exists(pk)", None
         put = put_action(
-            self._item(changed, expected_version + 1),
+            self._item(changed, expected_version + 1, completions),
             condition=condition,
             expression_values=expected,
             return_old_on_failure=True,
@@ -163,6 +177,8 @@ class ProgressRepository:
                 ),
                 return_old_on_failure=True,
             )
+        else:
+            actions["guard"] = guard_check(changed.user_id)
         actions["record"] = put
         if not expected_version:
             ref = {
@@ -176,8 +192,14 @@ class ProgressRepository:
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
+            if cancelled.failed("guard"):
+                raise ErasingError from cancelled
             if cancelled.failed("enrolled"):
-                raise _refusal(cancelled.item("enrolled"), changed.updated_at) from cancelled
+                enrollment = cancelled.item("enrolled")
+                # Marked by an erasure, or removed by one (a lookup on this failure path only).
+                if erasing(enrollment) or (enrollment is None and self._table.get(keys.erasure_guard(changed.user_id))):
+                    raise ErasingError from cancelled
+                raise _refusal(enrollment, changed.updated_at) from cancelled
             current = cancelled.item("record") if cancelled.failed("record") else None
             raise ProgressChangedError(_versioned(current) if current else None) from cancelled
 

@@ -79,6 +79,11 @@ def _stored(item: Item) -> StoredSummary:
     )
 
 
+def stored_summary(item: Item) -> StoredSummary:
+    """A summary item as stored (the export reads the learner's partition whole)."""
+    return _stored(item)
+
+
 class SummaryRepository:
     def __init__(self, table: Table) -> None:
         self._table = table

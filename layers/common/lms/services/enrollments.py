@@ -10,10 +10,12 @@ from lms.errors import (
     ConcurrencyError,
     CourseFullError,
     EnrollmentClosedError,
+    ErasureInProgressError,
     ForbiddenError,
     NotFoundError,
     VersionMismatchError,
 )
+from lms.events.derive import enrollment_statement_ids
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.enrollments import (
@@ -35,6 +37,7 @@ from lms.repositories.enrollments import (
     EnrollmentRepository,
     StaleEnrollmentError,
 )
+from lms.repositories.erasures import ErasingError
 from lms.retry import Retry
 from lms.services.access import acting_user, is_staff, manages_course, require_course_manager, require_visible
 
@@ -206,6 +209,8 @@ class EnrollmentService:
             return STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     def _transition(
         self,
@@ -282,6 +287,8 @@ class EnrollmentService:
             return STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     @staticmethod
     def _check_learner_transition(
@@ -311,12 +318,18 @@ class EnrollmentService:
                     raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
                 # Deleting it would let the learner enroll afresh, with a new access period.
                 require_access_open(current, self._now())
-            self._enrollments.delete(current, capped=self._seats(current, None, course) != 0)
+            self._enrollments.delete(
+                current,
+                capped=self._seats(current, None, course) != 0,
+                statement_ids=enrollment_statement_ids(current.model_dump(by_alias=True)),
+            )
 
         try:
             STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
         except StaleEnrollmentError:
             raise ConcurrencyError(_CHANGED) from None
+        except ErasingError:
+            raise ErasureInProgressError from None
 
     def list_mine(
         self,

@@ -4,7 +4,7 @@ A learner's course summary is read through lms.services.summaries."""
 from collections.abc import Callable
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.errors import AccessEndedError, ConcurrencyError, ForbiddenError, NotFoundError
+from lms.errors import AccessEndedError, ConcurrencyError, ErasureInProgressError, ForbiddenError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import Course, LessonRef
 from lms.models.progress import (
@@ -18,6 +18,7 @@ from lms.models.progress import (
 )
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import CourseRepository
+from lms.repositories.erasures import ErasingError
 from lms.repositories.progress import AccessOverError, NotEnrolledError, ProgressChangedError, ProgressRepository
 from lms.retry import Retry
 from lms.services.access import acting_user, is_staff, manages_course, require_visible
@@ -37,6 +38,8 @@ def _write[R](attempt: Callable[[], R]) -> R:
         raise AccessEndedError(ended.access_ends_at) from None
     except NotEnrolledError:
         raise ForbiddenError("You have no active enrollment in this lesson's course.") from None
+    except ErasingError:
+        raise ErasureInProgressError from None
     except ProgressChangedError:
         raise ConcurrencyError(_TOO_BUSY) from None
 
@@ -71,6 +74,15 @@ def record_activity(
             "updated_at": now,
         }
     )
+
+
+def completions_after(current: VersionedProgress | None, changed: Progress) -> tuple[int, ...]:
+    """The versions a record completed at, with this write's when it completes the lesson (as
+    lms.events.derive dates a LessonCompleted: COMPLETED now, not before)."""
+    before = current.completions if current else ()
+    if changed.status == ProgressStatus.COMPLETED and (current is None or current.progress.status != changed.status):
+        return (*before, (current.version if current else 0) + 1)
+    return before
 
 
 def apply_update(current: Progress, update: ProgressUpdate, is_staff: bool, now: str) -> Progress:
@@ -119,7 +131,12 @@ class ProgressService:
             record_id = previous.id if previous else self._new_id()
             changed = record_activity(previous, lesson, identity.user_id, activity, self._now(), record_id)
             try:
-                self._progress.save(changed, current.version if current else 0, require_enrollment=True)
+                self._progress.save(
+                    changed,
+                    current.version if current else 0,
+                    require_enrollment=True,
+                    completions=completions_after(current, changed),
+                )
             except ProgressChangedError as conflict:
                 current = conflict.current or self._progress.get(identity.user_id, lesson.course_id, lesson.lesson_id)
                 raise
@@ -145,7 +162,12 @@ class ProgressService:
             changed = apply_update(current.progress, update, by_staff, self._now())
             if changed is not current.progress:
                 # A learner edits their own record only while they hold a seat, as for POST /progress.
-                self._progress.save(changed, current.version, require_enrollment=not by_staff)
+                self._progress.save(
+                    changed,
+                    current.version,
+                    require_enrollment=not by_staff,
+                    completions=completions_after(current, changed),
+                )
             return changed
 
         return _write(attempt)

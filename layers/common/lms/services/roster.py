@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.errors import AlreadyEnrolledError, ConcurrencyError, CourseFullError, NotFoundError
+from lms.errors import AlreadyEnrolledError, ConcurrencyError, CourseFullError, ErasureInProgressError, NotFoundError
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.enrollments import AccessEnd, Enrollment, EnrollmentStatus
@@ -24,8 +24,9 @@ from lms.retry import Retry
 from lms.services.access import require_course_manager
 from lms.services.enrollments import new_enrollment, returning
 
-# A transaction holds at most 100 actions: a new enrollment is two (the item and its id reference),
-# a return from DROPPED one, and a capped course's seat counter one per transaction.
+# A transaction holds at most 100 actions: a new enrollment is three (the item, its id reference and
+# the check that no erasure of the learner is under way), a return from DROPPED one, and a capped
+# course's seat counter one per transaction.
 MAX_ACTIONS = 100
 # A transaction another one held an item of (TransactionConflict: a single enrollment moving the
 # same seat counter, say) is sent again as it is, after 10-20 ms; tries start within 1 s.
@@ -81,6 +82,11 @@ def decide(
     ), None
 
 
+def _erasing(user_id: str) -> LearnerResult:
+    """Refused: the learner's data is being erased (every write for them is, until it is done)."""
+    return LearnerResult(user_id, RosterOutcome.REFUSED, error=ErasureInProgressError())
+
+
 def _written(write: EnrollmentWrite) -> LearnerResult:
     outcome = RosterOutcome.CREATED if write.current is None else RosterOutcome.REACTIVATED
     return LearnerResult(write.enrollment.user_id, outcome, write.enrollment)
@@ -92,7 +98,7 @@ def chunks(plans: Sequence[_Plan], capped: bool) -> list[list[_Plan]]:
     batches: list[list[_Plan]] = []
     used = room
     for plan in plans:
-        size = 2 if plan.write is not None and plan.write.current is None else 1
+        size = 3 if plan.write is not None and plan.write.current is None else 1  # new: item, reference, guard
         if used + size > room:
             batches.append([])
             used = 0
@@ -164,12 +170,16 @@ class RosterService:
                     failure = error
                     if not error.conflicted:
                         break
-        if fit and (not fits or (failure and failure.seats_refused and not (failure.found or failure.stale))):
+        refused_alone = failure and (failure.found or failure.stale or failure.erasing)
+        if fit and (not fits or (failure and failure.seats_refused and not refused_alone)):
             return self._fit(batch, course_id, outline_version, make)
         found = failure.found if failure else {}
         stale = failure.stale if failure else set()
         results: dict[int, LearnerResult] = {}
         for position, plan in enumerate(batch):
+            if failure and position in failure.erasing:
+                results[plan.index] = _erasing(plan.learner.user_id)
+                continue
             known = found.get(position)
             # What the failure showed: the enrollment in the way, or a changed one to read again.
             start = replace(plan, write=None) if position in stale else plan
@@ -218,6 +228,8 @@ class RosterService:
                 )
                 return _written(write)
             except EnrollmentsNotWrittenError as error:
+                if error.erasing:
+                    return _erasing(user_id)
                 if error.seats_refused:
                     return LearnerResult(user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
                 if 0 in error.found:

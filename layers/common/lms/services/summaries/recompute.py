@@ -89,6 +89,12 @@ class SummaryRecomputer:
                 outline = self._outlines.get(course_id, at_least=newest) or outline
             writes: list[SummaryWrite] = []
             for user_id, state in self._with_records(outline, states, pending).items():
+                if state.stored is None and state.enrollment is None:
+                    # Neither enrolled nor summarised: nothing to count, and nothing to write (an
+                    # erased learner's late records must not bring a summary back; the read path
+                    # computes an unenrolled learner's summary itself).
+                    outcomes[user_id] = UNCHANGED
+                    continue
                 if state.newest_outline > outline.version:
                     outcomes[user_id] = ConcurrencyError(f"outline of {course_id} behind {user_id}'s summary")
                     continue
