@@ -11,16 +11,29 @@ learner (`keys.aggregate_shard`), so the shards share a course's load as its lea
 A summary item carries the whole `GET .../summary` answer, its module summaries packed in one string
 (`_pack_modules`): a 100-module summary is a third of its size as a list of maps, and a completion
 writes it in a transaction at 2 WCU per KB.
+
+A summary item also says what the learner's enrollment was when it was written (`enrollment`, a map
+of short names, `_pack_enrollment`; `{}`: not enrolled), so a recompute reads one item per learner,
+not two; see lms.services.summaries.recompute for why that is exact.
 """
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
+from typing import Any
 
 from lms import keys
 from lms.keys import Entity, Writer
-from lms.models.enrollments import Enrollment
+from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.models.progress import CourseAggregate, LearnerSummary, ModuleSummary, Progress
-from lms.models.summaries import Contribution, LearnerState, LessonMarks, StoredSummary, SummaryWrite
+from lms.models.summaries import (
+    Contribution,
+    LearnerState,
+    LessonMarks,
+    SeenEnrollment,
+    StoredSummary,
+    SummaryWrite,
+)
 from lms.repositories.dynamo import (
     Action,
     Item,
@@ -66,8 +79,56 @@ def _unpack_modules(packed: str) -> list[ModuleSummary]:
     return modules
 
 
+# A summary's enrollment, by short names: a 100-module summary is within 250 bytes of 4 KB, where its
+# transactional write would cost 2 WCU more. `enrolledBy` and `completedBy` are left out when they are
+# the learner (as they mostly are); absent optional fields are None.
+_SEEN_NAMES = {
+    "id": "i",
+    "version": "v",
+    "status": "s",
+    "enrolled_at": "ea",
+    "enrolled_by": "eb",
+    "updated_at": "u",
+    "completed_at": "ca",
+    "completed_by": "cb",
+    "reopened_at": "ra",
+    "outline": "o",
+}
+
+
+def _pack_enrollment(seen: SeenEnrollment | None, user_id: str) -> dict[str, Any]:
+    if seen is None:
+        return {}
+    fields = asdict(seen)
+    fields["status"] = seen.status.value
+    return {
+        short: fields[name]
+        for name, short in _SEEN_NAMES.items()
+        if fields[name] is not None and not (name in ("enrolled_by", "completed_by") and fields[name] == user_id)
+    }
+
+
+def _unpack_enrollment(packed: dict[str, Any], user_id: str) -> SeenEnrollment | None:
+    if not packed:
+        return None
+    return SeenEnrollment(
+        id=packed["i"],
+        version=int(packed["v"]),
+        status=EnrollmentStatus(packed["s"]),
+        enrolled_at=packed["ea"],
+        enrolled_by=packed.get("eb", user_id),
+        updated_at=packed["u"],
+        completed_at=packed.get("ca"),
+        # A completion's author is stored only when it is not the learner: with no completion, none.
+        completed_by=packed.get("cb", user_id if "ca" in packed else None),
+        reopened_at=packed.get("ra"),
+        outline=int(packed.get("o", 0)),
+    )
+
+
 def _stored(item: Item) -> StoredSummary:
     marks = item.get("marks")
+    seen = item.get("enrollment")
     return StoredSummary(
         LearnerSummary.model_validate({**item, "modules": _unpack_modules(item.get("modules", ""))}),
         int(item["version"]),
@@ -76,6 +137,8 @@ def _stored(item: Item) -> StoredSummary:
         LessonMarks(**{name: marks[name] for name in LessonMarks.__dataclass_fields__ if name in marks})
         if marks
         else None,
+        knows_enrollment=seen is not None,
+        enrollment=_unpack_enrollment(seen, item["userId"]) if seen is not None else None,
     )
 
 
@@ -88,15 +151,25 @@ class SummaryRepository:
         return _stored(item) if item else None
 
     def read_learners(
-        self, course_id: str, user_ids: list[str], lessons: dict[str, set[str]]
+        self,
+        course_id: str,
+        user_ids: list[str],
+        lessons: dict[str, set[str]],
+        *,
+        enrollments: Collection[str] | None = None,
     ) -> dict[str, LearnerState]:
-        """Each learner's stored summary and enrollment (when `user_ids` names them) and current records
-        of `lessons[user]`: one BatchGetItem per 100 keys for the whole batch, up to 4 in flight."""
-        wanted = [key for user in user_ids for key in (keys.summary(user, course_id), keys.enrollment(user, course_id))]
+        """Each learner's stored summary (when `user_ids` names them), enrollment (of the learners in
+        `enrollments`; None: of every learner in `user_ids`) and current records of `lessons[user]`:
+        one BatchGetItem per 100 keys for the whole batch, up to 4 in flight."""
+        enrolled = user_ids if enrollments is None else enrollments
+        wanted = [keys.summary(user, course_id) for user in user_ids]
+        wanted += [keys.enrollment(user, course_id) for user in enrolled]
         wanted += [
             keys.progress(user, course_id, lesson) for user, named in lessons.items() for lesson in sorted(named)
         ]
-        states = {user: LearnerState() for user in [*user_ids, *lessons]}
+        states = {user: LearnerState() for user in [*user_ids, *enrolled, *lessons]}
+        for user in enrolled:
+            states[user].enrollment_read = True  # None below, unless found: not enrolled
         if not wanted:
             return states
         chunks = [wanted[start : start + 100] for start in range(0, len(wanted), 100)]
@@ -179,6 +252,7 @@ class SummaryRepository:
             "version": version + 1,
             "counted": asdict(write.counted),
             "marks": {k: v for k, v in asdict(write.marks).items() if v is not None},
+            "enrollment": _pack_enrollment(write.seen, summary.user_id),
         }
         if previous:
             return put_action(item, condition="version = :expected", expression_values=values(expected=version))
@@ -191,16 +265,21 @@ class SummaryRepository:
         if change is None:
             # The learner is not enrolled: that must still hold when this commits.
             return condition_check(key, "attribute_not_exists(pk)")
+        # The enrollment the recompute used (read, or as the summary recorded it) must be the one
+        # stored when this commits: the same item (a deleted and recreated one starts again at
+        # version 1, with a new id) at the same version.
+        current = "id = :id AND version = :expected"
         if change.completed is None and change.current.progress == change.progress:
-            # Only the summary moved (a view): the enrollment need only still be the one read. A
+            # Only the summary moved (a view): the enrollment need only still be the one used. A
             # check writes nothing, so no index copy, no stream record (1 WCU less on AWS).
             return condition_check(
-                key, "version = :expected", expression_values=values(expected=change.current.version)
+                key, current, expression_values=values(id=change.current.id, expected=change.current.version)
             )
         expression = "SET progress = :progress, writer = :writer"
         named = {
             "progress": change.progress.model_dump(by_alias=True),
             "writer": Writer.SUMMARIZER.value,
+            "id": change.current.id,
             "expected": change.current.version,
         }
         names: dict[str, str] = {}
@@ -218,9 +297,7 @@ class SummaryRepository:
                 "next": done.version,
             }
             names["#status"] = "status"
-        return update_action(
-            key, expression, condition="version = :expected", expression_values=values(**named), names=names
-        )
+        return update_action(key, expression, condition=current, expression_values=values(**named), names=names)
 
     @staticmethod
     def _aggregate_update(course_id: str, shard: int, delta: Contribution, now: str) -> Action:
