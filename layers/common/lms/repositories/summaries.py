@@ -12,11 +12,12 @@ A summary item carries the whole `GET .../summary` answer, its module summaries 
 (`_pack_modules`): a 100-module summary is a third of its size as a list of maps, and a completion
 writes it in a transaction at 2 WCU per KB.
 
-A summary item also says what the learner's enrollment was when it was written (`enrollment`, a map
-of short names, `_pack_enrollment`; `{}`: not enrolled), so a recompute reads one item per learner,
+A summary item also says what the learner's enrollment was when it was written (`enrollment`, one
+string, `_pack_enrollment`; `[]`: not enrolled), so a recompute reads one item per learner,
 not two; see lms.services.summaries.recompute for why that is exact.
 """
 
+import json
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -83,51 +84,50 @@ def _unpack_modules(packed: str) -> list[ModuleSummary]:
     return modules
 
 
-# A summary's enrollment, by short names: a 100-module summary is within 250 bytes of 4 KB, where its
-# transactional write would cost 2 WCU more. `enrolledBy` and `completedBy` are left out when they are
-# the learner (as they mostly are); absent optional fields are None.
-_SEEN_NAMES = {
-    "id": "i",
-    "version": "v",
-    "status": "s",
-    "enrolled_at": "ea",
-    "enrolled_by": "eb",
-    "updated_at": "u",
-    "completed_at": "ca",
-    "completed_by": "cb",
-    "reopened_at": "ra",
-    "outline": "o",
-}
+# A summary's enrollment, one string: a JSON array of SeenEnrollment's fields in this order, trailing
+# nulls left out, `enrolledBy` and `completedBy` as "" when they are the learner (as they mostly are;
+# no user id is empty); "[]": not enrolled. One string, not a map: DynamoDB Local took a fifth longer
+# to write a summary with it as a map of 8 values (1.5 against 1.3 ms), and a 100-module summary is
+# within 150 bytes of 4 KB, past which its transactional write costs 2 WCU more.
+_SEEN_FIELDS = (
+    "id",
+    "version",
+    "status",
+    "enrolled_at",
+    "updated_at",
+    "outline",
+    "enrolled_by",
+    "completed_at",
+    "completed_by",
+    "reopened_at",
+)
+_LEARNER = ""  # `enrolledBy` or `completedBy` when it is the learner
 
 
-def _pack_enrollment(seen: SeenEnrollment | None, user_id: str) -> dict[str, Any]:
+def _pack_enrollment(seen: SeenEnrollment | None, user_id: str) -> str:
     if seen is None:
-        return {}
-    fields = asdict(seen)
+        return "[]"
+    fields = {name: getattr(seen, name) for name in _SEEN_FIELDS}
     fields["status"] = seen.status.value
-    return {
-        short: fields[name]
-        for name, short in _SEEN_NAMES.items()
-        if fields[name] is not None and not (name in ("enrolled_by", "completed_by") and fields[name] == user_id)
-    }
+    for name in ("enrolled_by", "completed_by"):
+        if fields[name] == user_id:
+            fields[name] = _LEARNER
+    packed = [fields[name] for name in _SEEN_FIELDS]
+    while packed[-1] is None:
+        packed.pop()
+    return json.dumps(packed, separators=(",", ":"))
 
 
-def _unpack_enrollment(packed: dict[str, Any], user_id: str) -> SeenEnrollment | None:
-    if not packed:
+def _unpack_enrollment(packed: str, user_id: str) -> SeenEnrollment | None:
+    values_ = json.loads(packed)
+    if not values_:
         return None
-    return SeenEnrollment(
-        id=packed["i"],
-        version=int(packed["v"]),
-        status=EnrollmentStatus(packed["s"]),
-        enrolled_at=packed["ea"],
-        enrolled_by=packed.get("eb", user_id),
-        updated_at=packed["u"],
-        completed_at=packed.get("ca"),
-        # A completion's author is stored only when it is not the learner: with no completion, none.
-        completed_by=packed.get("cb", user_id if "ca" in packed else None),
-        reopened_at=packed.get("ra"),
-        outline=int(packed.get("o", 0)),
-    )
+    fields: dict[str, Any] = dict(zip(_SEEN_FIELDS, values_, strict=False))
+    for name in ("enrolled_by", "completed_by"):
+        if fields.get(name) == _LEARNER:
+            fields[name] = user_id
+    fields["status"] = EnrollmentStatus(fields["status"])
+    return SeenEnrollment(**fields)
 
 
 def _stored(item: Item) -> StoredSummary:
