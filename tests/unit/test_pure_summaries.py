@@ -164,3 +164,26 @@ def test_contributions_add_and_subtract_to_the_aggregate_difference() -> None:
     assert now.minus(before) == Contribution(enrolled=0, active=-1, completed=1, percent=60)
     assert before.plus(now.minus(before)) == now
     assert now.minus(now).is_zero
+
+
+def test_the_enrollment_a_summary_records_is_stored_compactly_and_read_back_as_it_was() -> None:
+    """The enrollment is stored with the summary as one string, the learner's own id left out where it
+    is the author; it reads back equal, and builds the enrollment with the summary's progress."""
+    from lms.models.enrollments import EnrollmentProgress
+    from lms.models.summaries import SeenEnrollment
+    from lms.repositories.summaries import _pack_enrollment, _unpack_enrollment
+
+    own = SeenEnrollment("e1", 3, EnrollmentStatus.COMPLETED, AT, "u1", AT, AT, "u1", None, 2)
+    marked = SeenEnrollment("e1", 4, EnrollmentStatus.ACTIVE, AT, "admin", AT, AT, "inst", AT, 2)
+    fresh = SeenEnrollment("e2", 1, EnrollmentStatus.ACTIVE, AT, "u1", AT)
+
+    assert _pack_enrollment(own, "u1") == f'["e1",3,"COMPLETED","{AT}","{AT}",2,"","{AT}",""]'
+    assert _pack_enrollment(None, "u1") == "[]"
+    odd = SeenEnrollment("e3", 2, EnrollmentStatus.DROPPED, AT, 'a "quoted", spaced id', AT, reopened_at=AT)
+    for seen in (own, marked, fresh, odd):
+        assert _unpack_enrollment(_pack_enrollment(seen, "u1"), "u1") == seen
+    assert _unpack_enrollment("[]", "u1") is None
+    progress = EnrollmentProgress(percent=50, completed_lessons=1, required_lessons=2)
+    enrollment = marked.enrollment("u1", "c1", progress)
+    assert SeenEnrollment.of(enrollment, 2) == marked
+    assert (enrollment.completed_by, enrollment.enrolled_by, enrollment.progress) == ("inst", "admin", progress)

@@ -135,9 +135,9 @@ def test_records_for_one_learner_are_coalesced_into_one_recompute(
     recompute = handler_module.summarizer.recompute
     original = recompute.recompute_learners
 
-    def counting(course_id: str, changed: dict[str, set[str]], cause: str) -> Any:
+    def counting(course_id: str, changed: dict[str, set[str]], cause: str, **options: Any) -> Any:
         calls.append((course_id, sorted(changed)))
-        return original(course_id, changed, cause)
+        return original(course_id, changed, cause, **options)
 
     monkeypatch.setattr(recompute, "recompute_learners", counting)
     batch = records("insert") * 3
@@ -260,10 +260,10 @@ def test_an_image_newer_than_the_summary_is_applied_as_delivered_and_a_replay_is
     original = repository.read_learners
     records_read: list[dict[str, set[str]]] = []
 
-    def spying(course_id: str, user_ids: list[str], lessons: dict[str, set[str]]) -> Any:
+    def spying(course_id: str, user_ids: list[str], lessons: dict[str, set[str]], **options: Any) -> Any:
         if lessons:
             records_read.append(lessons)
-        return original(course_id, user_ids, lessons)
+        return original(course_id, user_ids, lessons, **options)
 
     monkeypatch.setattr(repository, "read_learners", spying)
     modify = records("modify")

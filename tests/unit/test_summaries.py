@@ -722,3 +722,173 @@ def test_an_old_batch_redelivered_after_newer_writes_changes_nothing(
 
     assert snapshot(api, course, enrolled["id"]) == settled
     assert counts(settled[2]) == (2, 2, 0, 49.5)
+
+
+# ------------------------------------------------------------- the enrollment a summary records
+# A summary records its learner's enrollment as its transaction left it, so a recompute reads one
+# item per learner; each write is conditioned on that enrollment's id and version
+# (lms.services.summaries.recompute says why that is exact). These tests race the two.
+def entity_of(record: dict[str, Any]) -> str:
+    image = record["dynamodb"].get("NewImage") or record["dynamodb"]["OldImage"]
+    entity: str = image["entity"]["S"]
+    return entity
+
+
+def split(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The progress records, and the others (enrollments)."""
+    progress = [r for r in records if entity_of(r) == "PROGRESS"]
+    return progress, [r for r in records if entity_of(r) != "PROGRESS"]
+
+
+@pytest.fixture
+def enrollment_reads(stream: StreamHarness, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The learners whose enrollment the summarizer reads (a key of each read, in order)."""
+    table = stream.module.summarizer.recompute._summaries._table
+    original = table.batch_get
+    read: list[str] = []
+
+    def spying(key_list: list[dict[str, str]], **options: Any) -> list[dict[str, Any]]:
+        read.extend(key["pk"] for key in key_list if key["sk"].startswith("ENROLLMENT#"))
+        return original(key_list, **options)
+
+    monkeypatch.setattr(table, "batch_get", spying)
+    return read
+
+
+def recorded_enrollment(stream: StreamHarness, course_id: str, user_id: str = "student-1") -> Any:
+    stored = stream.module.summarizer.recompute._summaries.get(user_id, course_id)
+    assert stored is not None
+    assert stored.knows_enrollment
+    return stored.enrollment
+
+
+def test_a_progress_record_reads_the_summary_not_the_enrollment_it_records(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], enrollment_reads: list[str]
+) -> None:
+    """GIVEN a summarised learner, WHEN they complete a lesson, THEN the summarizer reads their summary
+    and not their enrollment, and still writes the enrollment's progress."""
+    course, enrolled = enrollment
+    stream.drain()
+    assert enrollment_reads == ["USER#student-1"]  # the enrollment's own record: read
+    assert recorded_enrollment(stream, course.id).id == enrolled["id"]
+
+    complete(api, course, 0)
+    stream.drain()
+
+    assert enrollment_reads == ["USER#student-1"]
+    assert enrollment_of(api, enrolled["id"])["progress"]["percent"] == 33
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 33)
+
+
+def test_staff_marking_completed_before_the_stream_sees_it_cancels_a_write_made_on_the_old_enrollment(
+    api: ApiHarness,
+    stream: StreamHarness,
+    enrollment: tuple[Course, dict[str, Any]],
+    enrollment_reads: list[str],
+    one_clock: None,
+) -> None:
+    """GIVEN a summarised learner, WHEN they complete a lesson and staff mark the enrollment COMPLETED
+    and the progress record is processed before the enrollment's, THEN the write made on the
+    enrollment the summary recorded is cancelled (its version moved), the learner is recomputed with
+    the enrollment read, and summary, enrollment and aggregate are exact at every step."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    stream.drain()
+    reads_before = len(enrollment_reads)
+    complete(api, course, 2)
+    marked = set_status(api, enrolled["id"], "COMPLETED", INSTRUCTOR)
+    progress, enrollments = split(stream.pending())
+    assert progress
+    assert enrollments
+
+    assert stream.deliver(progress) == {"batchItemFailures": []}
+
+    assert len(enrollment_reads) == reads_before + 1  # read after the cancelled write
+    after = enrollment_of(api, enrolled["id"])
+    assert (after["status"], after["completedBy"], after["version"]) == ("COMPLETED", "inst-1", marked["version"])
+    assert after["progress"]["percent"] == 66
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 66)
+    assert recorded_enrollment(stream, course.id).version == marked["version"]
+
+    assert stream.deliver(enrollments) == {"batchItemFailures": []}
+    assert enrollment_of(api, enrolled["id"]) == after
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 1, 66)
+
+
+def test_a_deleted_and_recreated_enrollment_at_the_same_version_is_not_the_one_the_summary_records(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]], enrollment_reads: list[str]
+) -> None:
+    """GIVEN a summarised learner whose enrollment (version 1) is deleted and created again (a new id,
+    version 1 again), WHEN a completion is processed before the enrollment's records, THEN the write
+    made on the recorded enrollment is cancelled by its id, and the new enrollment gets the progress."""
+    course, enrolled = enrollment
+    complete(api, course, 0)
+    stream.drain()
+    assert enrollment_of(api, enrolled["id"])["version"] == 1
+    assert api.call("delete_enrollment", **STUDENT, path={"id": enrolled["id"]}).status == 204
+    again = enroll(api, course.id)
+    assert (again["id"] != enrolled["id"], again["version"]) == (True, 1)
+    complete(api, course, 2)
+    reads_before = len(enrollment_reads)
+    progress, enrollments = split(stream.pending())
+
+    assert stream.deliver(progress) == {"batchItemFailures": []}
+
+    assert len(enrollment_reads) == reads_before + 1
+    assert recorded_enrollment(stream, course.id).id == again["id"]
+    assert enrollment_of(api, again["id"])["progress"]["percent"] == 66
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 66)
+    assert stream.deliver(enrollments) == {"batchItemFailures": []}
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 66)
+
+
+def test_an_enrollment_change_that_moves_nothing_else_is_still_recorded_in_the_summary(
+    api: ApiHarness, stream: StreamHarness, enrollment: tuple[Course, dict[str, Any]]
+) -> None:
+    """GIVEN a learner who dropped the course, WHEN staff suspend them (the aggregate counts both
+    alike), THEN the summary is written all the same: it records the enrollment as it now is."""
+    course, enrolled = enrollment
+    set_status(api, enrolled["id"], "DROPPED")
+    stream.drain()
+    summarised = summary_of(api, course.id)
+    assert recorded_enrollment(stream, course.id).status == "DROPPED"
+
+    suspended = set_status(api, enrolled["id"], "SUSPENDED", INSTRUCTOR)
+    stream.drain()
+
+    recorded = recorded_enrollment(stream, course.id)
+    assert (recorded.status, recorded.version) == ("SUSPENDED", suspended["version"])
+    assert {k: v for k, v in summary_of(api, course.id).items() if k != "updatedAt"} == {
+        k: v for k, v in summarised.items() if k != "updatedAt"
+    }
+    assert counts(aggregate_of(api, course.id)) == (1, 0, 0, 0)
+
+
+def test_a_summary_written_before_summaries_recorded_the_enrollment_reads_it_and_records_it(
+    api: ApiHarness,
+    stream: StreamHarness,
+    enrollment: tuple[Course, dict[str, Any]],
+    enrollment_reads: list[str],
+    dynamodb: Any,
+) -> None:
+    """GIVEN a summary item without the enrollment (as an earlier release wrote them), WHEN the
+    learner completes a lesson, THEN the enrollment is read and the summary records it from then on."""
+    from tests.conftest import TEST_ENV
+
+    course, enrolled = enrollment
+    stream.drain()
+    dynamodb.update_item(
+        TableName=TEST_ENV["TABLE_NAME"],
+        Key={"pk": {"S": "USER#student-1"}, "sk": {"S": f"SUMMARY#{course.id}"}},
+        UpdateExpression="REMOVE enrollment",
+    )
+    reads_before = len(enrollment_reads)
+
+    complete(api, course, 0)
+    stream.drain()
+    complete(api, course, 2)
+    stream.drain()
+
+    assert len(enrollment_reads) == reads_before + 1  # the first time only
+    assert recorded_enrollment(stream, course.id).id == enrolled["id"]
+    assert counts(aggregate_of(api, course.id)) == (1, 1, 0, 66)

@@ -13,12 +13,13 @@ from aws_lambda_powertools.utilities.parser.models import (
     DynamoDBStreamRecordModel,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from lms.batch import sequence_number
 from lms.keys import Entity
 from lms.models.progress import Progress
 from lms.observability import logger, metrics
+from lms.repositories.dynamo import deserialize
 from lms.services.erasure import ErasureJob, erasure_hash, run_erasures
 from lms.services.summaries.fanout import FanoutService
 from lms.services.summaries.recompute import Changes, RecomputeResult, SummaryRecomputer
@@ -46,6 +47,13 @@ class TableItem(BaseModel):
 class TableChange(DynamoDBStreamChangedRecordModel):
     NewImage: TableItem | None = None
     OldImage: TableItem | None = None
+
+    @field_validator("Keys", "NewImage", "OldImage", mode="before")
+    @classmethod
+    def deserialize_field(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Attribute values to plain values as the table gateway reads them (numbers as int or
+        float): Powertools' TypeDeserializer, which this replaces, took a third of a record's parse."""
+        return deserialize(value)
 
 
 class TableStreamRecord(DynamoDBStreamRecordModel):
@@ -149,6 +157,7 @@ class ChangeBatch:
     def _work(self, changes: Iterable[Change]) -> set[Work]:
         """Each learner and course once; returns the work that failed."""
         learners: dict[str, Changes] = {}  # course -> learner -> lessons whose records changed
+        enrollments: dict[str, set[str]] = {}  # course -> learners whose enrollment changed
         causes: dict[str, str] = {}
         courses: dict[CourseWork, Change] = {}
         for change in changes:
@@ -156,13 +165,17 @@ class ChangeBatch:
                 lessons = learners.setdefault(change.work.course_id, {}).setdefault(change.work.user_id, {})
                 if change.item.entity == Entity.PROGRESS and change.item.lessonId:
                     lessons[change.item.lessonId] = change.progress  # the latest record of a lesson wins
+                elif change.item.entity == Entity.ENROLLMENT:
+                    enrollments.setdefault(change.work.course_id, set()).add(change.work.user_id)
                 causes[change.work.course_id] = change.cause
             else:
                 courses[change.work] = change  # the latest record of a segment carries its cursor
         failures: set[Work] = set()
         for course_id, changed in learners.items():
             try:
-                outcomes = self._summarizer.recompute.recompute_learners(course_id, changed, causes[course_id])
+                outcomes = self._summarizer.recompute.recompute_learners(
+                    course_id, changed, causes[course_id], enrollments_changed=enrollments.get(course_id, set())
+                )
             except Exception as error:
                 outcomes = dict.fromkeys(changed, error)
             for user_id, outcome in outcomes.items():

@@ -4,15 +4,39 @@ it was computed against), so a change is applied by reading only the records tha
 *current* state (never a stale image), so a duplicate or replayed record changes nothing. A summary
 computed against another outline (or none yet) is rebuilt from the learner's records of that course
 (one Query of one key range). No summary is computed against an outline older than the one a
-learner's summary or enrollment was made against (docs/architecture.md, "Outline versions")."""
+learner's summary or enrollment was made against (docs/architecture.md, "Outline versions").
 
+A learner's enrollment is not read when their summary says what it was (`SeenEnrollment`: the
+enrollment as the transaction that wrote the summary left it), unless the batch carries a change to
+that enrollment, or a write went stale. Why that is exact:
+
+- Who writes an enrollment: the API, which changes its `version` with every change (a deleted
+  one's successor is a new item: a new `id`, version 1), and whose writes (writer=api, and every
+  removal) wake the summarizer; and the summarizer, only in a transaction that also writes the
+  learner's summary, whose recorded enrollment is what that transaction leaves (its `progress`
+  being the summary's own).
+- So while a summary is at the version a recompute read, and the enrollment at the recorded `id`
+  and `version`, the enrollment is what the summary recorded. Every write of a recompute is one
+  transaction conditioned on both (the summary's `version`; the enrollment's `id` and `version`,
+  or its absence): what commits was computed from the enrollment as it is at commit, exactly as if
+  it had been read. A write conditioned on an enrollment that changed meanwhile is cancelled, and
+  the learner recomputed with the enrollment read.
+- A recompute that writes nothing commits nothing either: it may have used an enrollment that has
+  changed since the summary was written, but that change woke the summarizer with a record of its
+  own, still to be processed (at least once) or processed already. Processing it reads the
+  enrollment, and when the enrollment is not the one the summary records, writes the summary even
+  if nothing else changed (`differs`), so a summary never keeps an out-of-date enrollment past the
+  processing of the change that made it out of date.
+"""
+
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lms.clock import Clock, utc_now
 from lms.errors import ConcurrencyError
 from lms.models.progress import Progress
-from lms.models.summaries import LearnerState, SummaryWrite
+from lms.models.summaries import LearnerState, SeenEnrollment, SummaryWrite
 from lms.observability import logger
 from lms.repositories.progress import ProgressRepository
 from lms.repositories.summaries import LEARNERS_PER_TRANSACTION, SummaryRepository, WritesRejectedError
@@ -69,20 +93,28 @@ class SummaryRecomputer:
         self._now = clock
 
     def recompute_learners(
-        self, course_id: str, changed: Changes, cause: str, *, fresh: bool = False
+        self,
+        course_id: str,
+        changed: Changes,
+        cause: str,
+        *,
+        fresh: bool = False,
+        enrollments_changed: Collection[str] = (),
     ) -> dict[str, Outcome]:
         """Bring these learners' summaries up to date with the lessons named for each (with the
         newest stream image of its record, or None), or with everything for a learner whose summary
         must be rebuilt. Reads are batched, writes grouped into transactions; a learner whose write
         went stale is recomputed alone. `fresh`: check the outline against the course head first
-        (an outline change's fan-out)."""
+        (an outline change's fan-out). `enrollments_changed`: learners whose enrollment changed
+        (read it, rather than take it from their summary)."""
         outline = self._outlines.get(course_id, fresh=fresh)
         if outline is None:
             return dict.fromkeys(changed, UNCHANGED)
         outcomes: dict[str, Outcome] = {}
         pending = dict(changed)
+        to_read = set(enrollments_changed) & set(pending)
         for _ in RECOMPUTE_RETRY.tries():
-            states = self._summaries.read_learners(course_id, list(pending), {})
+            states = self._read_states(course_id, list(pending), to_read)
             newest = max((state.newest_outline for state in states.values()), default=0)
             if newest > outline.version:
                 # Made against a newer outline than the cached one: reload before computing anything.
@@ -114,11 +146,34 @@ class SummaryRecomputer:
             )
             stale: set[str] = set().union(*saved)
             pending = {user_id: pending[user_id] for user_id in stale}
+            to_read = stale  # the summary or the enrollment changed under the write: read both
             if not pending:
                 return outcomes
         for user_id in pending:
             outcomes[user_id] = ConcurrencyError(f"summary of {user_id} in {course_id} kept changing")
         return outcomes
+
+    def _read_states(self, course_id: str, user_ids: list[str], enrollments: set[str]) -> dict[str, LearnerState]:
+        """The learners' summaries, and their enrollments: read for the learners in `enrollments` and
+        those whose summary does not say what it was (none yet, or written before summaries said),
+        taken from the summary for the others (see the module's docstring)."""
+        states = self._summaries.read_learners(course_id, user_ids, {}, enrollments=enrollments)
+        unknown = [
+            user_id
+            for user_id, state in states.items()
+            if not state.enrollment_read and (state.stored is None or not state.stored.knows_enrollment)
+        ]
+        if unknown:
+            for user_id, read in self._summaries.read_learners(course_id, [], {}, enrollments=unknown).items():
+                states[user_id].enrollment = read.enrollment
+                states[user_id].enrolled_on_outline = read.enrolled_on_outline
+                states[user_id].enrollment_read = True
+        for user_id, state in states.items():
+            if not state.enrollment_read and state.stored is not None and state.stored.enrollment is not None:
+                seen = state.stored.enrollment
+                state.enrollment = seen.enrollment(user_id, course_id, state.stored.enrollment_progress)
+                state.enrolled_on_outline = seen.outline
+        return states
 
     def _with_records(
         self, outline: Outline, states: dict[str, LearnerState], changed: Changes
@@ -153,11 +208,12 @@ class SummaryRecomputer:
             progress = LearnerProgress().apply(outline, records.values())
         summary = summarize(user_id, outline, progress, stored.summary if stored else None)
         change = enrollment_change(state.enrollment, summary, progress)
-        write = SummaryWrite(summary, stored, contribution(change), progress.marks(outline), change)
+        seen = SeenEnrollment.of(change.completed or change.current, state.enrolled_on_outline) if change else None
+        write = SummaryWrite(summary, stored, contribution(change), progress.marks(outline), change, seen)
         if stored is not None and not differs(stored, write, state.enrollment):
             return None
         return SummaryWrite(
-            summary.model_copy(update={"updated_at": self._now()}), stored, write.counted, write.marks, change
+            summary.model_copy(update={"updated_at": self._now()}), stored, write.counted, write.marks, change, seen
         )
 
     def _save(self, course_id: str, writes: list[SummaryWrite], cause: str, outcomes: dict[str, Outcome]) -> set[str]:

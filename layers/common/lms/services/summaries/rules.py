@@ -157,6 +157,10 @@ def contribution(change: EnrollmentChange | None) -> Contribution:
 def differs(stored: StoredSummary, write: SummaryWrite, enrollment: Enrollment | None) -> bool:
     if write.summary.model_dump(exclude={"updated_at"}) != stored.summary.model_dump(exclude={"updated_at"}):
         return True
+    # The enrollment the summary records must stay the one stored: a change to it is written even
+    # when nothing else moved (lms.services.summaries.recompute says why).
+    if not stored.knows_enrollment or stored.enrollment != write.seen:
+        return True
     # A newer `applied_through` alone is not worth a write: the summary still reflects every record
     # up to the stored one, and a record past it is read again if it is ever delivered again.
     if write.counted != stored.counted or replace(write.marks, applied_through=None) != (
