@@ -51,12 +51,13 @@ def test_the_log_level_parameter_reaches_every_function() -> None:
 
 
 def test_the_expanded_template_keeps_every_resource_of_the_hand_written_one() -> None:
-    # Before Fn::ForEach: 108 resources, among them 21 log groups and 46 alarms; since then, one rule
-    # more (XapiCourseMarkedCompletedRule) and three functions (UpdateCourse, ExpireAccess, EnrollRoster:
+    # Before Fn::ForEach: 108 resources, among them 21 log groups and 46 alarms; since then, two rules
+    # (XapiCourseMarkedCompletedRule, XapiStatementVoidedRule), a secret (ErasureHashSecret) and six
+    # functions (UpdateCourse, ExpireAccess, EnrollRoster, ExportUserData, EraseUser, GetUserErasure:
     # each itself, its log group and its two alarms).
     resources = expand(EVERYTHING).serverless
     kinds = [resource["Type"] for resource in resources.values()]
 
-    assert len(resources) == 134
+    assert len(resources) == 135
     assert kinds.count("AWS::Logs::LogGroup") == 27
     assert kinds.count("AWS::CloudWatch::Alarm") == 58
