@@ -397,14 +397,15 @@ class Calls:
 
 @pytest.mark.parametrize(
     ("capacity", "transactions"),
-    [(None, [100, 100]), (200, [99, 99, 5])],
+    [(None, [99, 99, 99, 3]), (200, [100, 100, 100, 4])],
     ids=["uncapped", "capped"],
 )
 def test_100_learners_take_a_read_a_batch_read_and_a_few_transactions(
     api: ApiHarness, dynamodb: Any, capacity: int | None, transactions: list[int]
 ) -> None:
     """The course head, one BatchGetItem for the 100 enrollments, then transactions of up to 100
-    actions (2 per new enrollment, and the seats, one update per transaction of a capped course)."""
+    actions (3 per new enrollment: the item, its reference, the erasure guard's check; and the seats,
+    one update per transaction of a capped course)."""
     course_id = make_course(api, capacity)
 
     with Calls(api) as calls:
@@ -491,6 +492,6 @@ def test_a_course_filling_up_within_the_roster_cuts_the_transaction_to_its_room(
     assert outcomes(reply) == ["created"] * 50 + ["refused"] * 50
     assert {item["problem"]["capacity"] for item in items(reply)[50:]} == {50}
     assert seats_taken(dynamodb, course_id) == 50
-    # The batches of 49, 49 (refused: one seat left; then 1 admitted) and 2 (refused: none left).
-    assert calls.transactions == [99, 99, 3, 5]
-    assert calls.operations == {"GetItem": 3, "BatchGetItem": 1, "TransactWriteItems": 4}
+    # The batches of 33, 33 (refused: 17 seats left; then 17 admitted), 33 and 1 (refused: none left).
+    assert calls.transactions == [100, 100, 52, 100, 4]
+    assert calls.operations == {"GetItem": 4, "BatchGetItem": 1, "TransactWriteItems": 5}
