@@ -55,14 +55,8 @@ def enrollment_statement_ids(enrollment: Item) -> list[str]:
 
 def progress_statement_ids(record: Item) -> list[str]:
     """The ids of the `completed` statements sent about a lesson record: one per version it completed
-    at (`completions`, kept by the record); a record written before that field, and completed, at
-    every version it had."""
-    if "completions" in record:
-        versions: list[int] = [int(v) for v in record["completions"]]
-    elif record.get("status") == "COMPLETED" or record.get("completedAt"):
-        versions = list(range(1, int(record.get("version", 1)) + 1))
-    else:
-        versions = []
+    at (`completions`, kept by the record)."""
+    versions = [int(v) for v in record.get("completions", [])]
     return [event_id(DetailType.LESSON_COMPLETED, record["id"], str(v)) for v in versions]
 
 
