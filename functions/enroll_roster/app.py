@@ -16,7 +16,7 @@ app = LmsResolver()
 roster = container.roster_service()
 
 
-def enroll_learners(request: IdempotentRequest[RosterCall]) -> RosterResult:
+def enroll_all(request: IdempotentRequest[RosterCall]) -> RosterResult:
     results = roster.enroll(app.identity, request.body.course_id, request.body.learners)
     created = sum(result.outcome == RosterOutcome.CREATED for result in results)
     if created:
@@ -32,6 +32,12 @@ def enroll_learners(request: IdempotentRequest[RosterCall]) -> RosterResult:
             for result in results
         ]
     )
+
+
+def enroll_learners(request: IdempotentRequest[RosterCall]) -> RosterResult:
+    """What the idempotency record keeps: the result without the learners' ids, which it would keep
+    in the caller's partition, out of an erasure's reach (docs/privacy.md)."""
+    return enroll_all(request).without_learners()
 
 
 # Named apart from POST /enrollments' action: Powertools keys its records by the function's module and name.
@@ -54,7 +60,9 @@ def enroll_roster(
 ) -> RosterResult:
     call = RosterCall(course_id=courseId, learners=body.learners)
     request = IdempotentRequest[RosterCall](caller=app.identity.user_id, key=idempotency_key or "", body=call)
-    return enroll_once(request, app.lambda_context) if idempotency_key else enroll_learners(request)
+    if not idempotency_key:
+        return enroll_all(request)
+    return enroll_once(request, app.lambda_context).with_learners(call.learners)
 
 
 lambda_handler = app.lambda_handler()

@@ -340,6 +340,57 @@ def test_the_erasure_removes_every_kind_and_leaves_aggregates_and_seats_exact(
     assert summary["completedAt"] is None
 
 
+def test_a_rosters_idempotency_record_holds_no_learner_id_and_replays_after_the_erasure(
+    api: ApiHarness, stream: StreamHarness, dynamodb: Any
+) -> None:
+    """Staff rosters naming the learner (unchanged: enrolled and completed by themselves; created;
+    refused in a full course they are not in) keep their records in the staff member's partition,
+    without the learners' ids: the erasure leaves none behind, and retries still replay."""
+    (done, lessons), (full, _), (new, _), (other, _) = (
+        make_course(api),
+        make_course(api, 1),
+        make_course(api),
+        make_course(api),
+    )
+    enroll(api, done)
+    for lesson in lessons:
+        complete(api, lesson)
+    stream.drain()
+    learner, classmate = {"userId": LEARNER["user"]}, {"userId": CLASSMATE["user"]}
+    rosters = {
+        "r-done": (done, [learner, classmate]),
+        "r-full": (full, [classmate, learner]),
+        "r-new": (new, [learner]),
+        "r-other": (other, [classmate]),
+    }
+
+    def send(key: str) -> Reply:
+        course_id, learners = rosters[key]
+        body = {"learners": learners}
+        return api.call(
+            "enroll_roster", **INSTRUCTOR, path={"courseId": course_id}, body=body, headers={"Idempotency-Key": key}
+        )
+
+    first = {key: ok(send(key)) for key in rosters}
+    assert [i["outcome"] for i in first["r-done"]["items"]] == ["unchanged", "created"]
+    assert first["r-done"]["items"][0]["enrollment"]["completedBy"] == LEARNER["user"]
+    assert [i["outcome"] for i in first["r-full"]["items"]] == ["created", "refused"]
+    assert {key: ok(send(key)) for key in rosters} == first  # replayed, naming the learner
+    records = scan(dynamodb, TEST_ENV["IDEMPOTENCY_TABLE_NAME"])
+    assert len(records) == 4
+    assert all(record["id"]["S"] == f"USER#{INSTRUCTOR['user']}" for record in records)
+    assert [r for r in records if LEARNER["user"] in json.dumps(r) or CLASSMATE["user"] in json.dumps(r)] == []
+    stream.drain()
+
+    ok(erase(api), 202)
+    stream.drain(rounds=20)
+
+    assert ok(erasure(api))["status"] == "DONE"
+    assert holding(dynamodb, LEARNER["user"]) == []
+    assert scan(dynamodb, TEST_ENV["IDEMPOTENCY_TABLE_NAME"]) == records  # no record needed removing
+    assert {key: ok(send(key)) for key in rosters} == first  # a retry still gets its first response
+
+
 def test_a_freed_seat_is_taken_again(api: ApiHarness, stream: StreamHarness, dynamodb: Any) -> None:
     course_id, _ = make_course(api, capacity=1)
     enroll(api, course_id)

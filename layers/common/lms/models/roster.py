@@ -73,6 +73,36 @@ class RosterItem(ResponseModel):
 class RosterResult(ResponseModel):
     items: list[RosterItem] = Field(description="One per learner, in the order of the request.")
 
+    def without_learners(self) -> "RosterResult":
+        """The result as a roster's idempotency record keeps it: no learner's id, wherever its item
+        named it (its `userId`, its enrollment's `userId`, `enrolledBy`, `completedBy`). The item at
+        index i is the learner at index i of the request, and a replay's body is the first request's
+        (Powertools validates it), so `with_learners` puts them back (docs/privacy.md)."""
+        return RosterResult(items=[_swap(item, item.user_id, _KEPT_LEARNER) for item in self.items])
+
+    def with_learners(self, learners: list[RosterLearner]) -> "RosterResult":
+        """The result `without_learners` kept, naming the learners of the request again."""
+        return RosterResult(
+            items=[
+                _swap(item, _KEPT_LEARNER, learner.user_id) for item, learner in zip(self.items, learners, strict=True)
+            ]
+        )
+
+
+# What a roster's idempotency record keeps for its item's learner id (never a user id: they are not empty).
+_KEPT_LEARNER = ""
+_LEARNER_FIELDS = ("user_id", "enrolled_by", "completed_by")
+
+
+def _swap(item: RosterItem, old: str, new: str) -> RosterItem:
+    """The item naming its learner `new`: every id field of its enrollment that is `old` becomes `new`."""
+    enrollment = item.enrollment
+    if enrollment is not None:
+        enrollment = enrollment.model_copy(
+            update={name: new for name in _LEARNER_FIELDS if getattr(enrollment, name) == old}
+        )
+    return item.model_copy(update={"user_id": new, "enrollment": enrollment})
+
 
 # ------------------------------------------------------------- what the service and repository exchange
 @dataclass(frozen=True, slots=True)
