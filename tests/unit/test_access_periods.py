@@ -103,21 +103,28 @@ def ended_by_staff(api: ApiHarness, clock: Clock, course_id: str, learner: dict[
 
 
 # ------------------------------------------------------------------------------ pure rules
-def test_the_expire_rule_moves_only_an_active_enrollment_whose_access_has_ended() -> None:
+def an_enrollment(status: str, version: int, access_ends_at: str) -> Any:
+    """A learner's own enrollment, for the pure rules."""
     from lms.models.enrollments import Enrollment, EnrollmentStatus
-    from lms.services.enrollments import expire
 
-    active = Enrollment(
+    return Enrollment(
         id="e1",
         user_id="u1",
         course_id="c1",
-        status=EnrollmentStatus.ACTIVE,
+        status=EnrollmentStatus(status),
         enrolled_at=T0,
         updated_at=T0,
         enrolled_by="u1",
-        version=3,
-        access_ends_at="2026-11-26T10:05:00.000Z",
+        version=version,
+        access_ends_at=access_ends_at,
     )
+
+
+def test_the_expire_rule_moves_only_an_active_enrollment_whose_access_has_ended() -> None:
+    from lms.models.enrollments import EnrollmentStatus
+    from lms.services.enrollments import expire
+
+    active = an_enrollment("ACTIVE", 3, "2026-11-26T10:05:00.000Z")
 
     assert expire(active, "2026-11-26T10:04:59.999Z") is active
     expired = expire(active, "2026-11-26T10:05:00.000Z")
@@ -129,20 +136,10 @@ def test_the_expire_rule_moves_only_an_active_enrollment_whose_access_has_ended(
 
 
 def test_setting_a_later_end_on_an_expired_enrollment_gives_back_what_a_return_would() -> None:
-    from lms.models.enrollments import Enrollment, EnrollmentProgress, EnrollmentStatus
+    from lms.models.enrollments import EnrollmentProgress
     from lms.services.enrollments import set_access_end
 
-    expired = Enrollment(
-        id="e1",
-        user_id="u1",
-        course_id="c1",
-        status=EnrollmentStatus.EXPIRED,
-        enrolled_at=T0,
-        updated_at=T0,
-        enrolled_by="u1",
-        version=2,
-        access_ends_at=T0,
-    )
+    expired = an_enrollment("EXPIRED", 2, T0)
     now = "2026-11-27T00:00:00.000Z"
 
     assert set_access_end(expired, LATER, now).status == "ACTIVE"
