@@ -119,7 +119,7 @@ def enroll(user_id: str, course_id: str) -> Enrollment:
         enrolled_by=user_id,
         version=1,
     )
-    ENROLLMENTS.create(enrollment, outline_version=1, capped=False)
+    ENROLLMENTS.create(enrollment, outline_version=1)
     return enrollment
 
 

@@ -424,7 +424,6 @@ class SeededCourse:
                 version=1,
             ),
             outline_version=1,
-            capped=False,
         )
 
     def complete(self, lesson: str, module: str, progress_id: str, at: str, user_id: str = SEED["learner"]) -> None:

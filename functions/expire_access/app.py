@@ -1,6 +1,7 @@
 """Every minute (an EventBridge Scheduler schedule, `ScheduleV2` in the template): expire the ACTIVE
-enrollments whose access has ended, from the index of pending access ends. Bounded per run; what is
-left is continued by the next run, from the checkpoint."""
+enrollments whose access has ended, from the index of pending access ends; then count the seats of
+the courses given a capacity after they took enrollments (lms.services.seat_counts). Bounded per
+run; what is left is continued by the next run, from the checkpoint or the count's cursor."""
 
 from typing import Any
 
@@ -11,6 +12,7 @@ from lms import container
 from lms.observability import logger, metrics, tracer
 
 expiry = container.access_expiry_service()
+seat_counts = container.seat_count_service()
 
 
 @logger.inject_lambda_context
@@ -22,4 +24,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.info("access ends expired", extra={"expired": run.expired, "skipped": run.skipped, "minutes": run.minutes})
     if not run.caught_up:
         logger.warning("more access ends than one run expires: the next run continues")
-    return {"expired": run.expired, "skipped": run.skipped, "minutes": run.minutes, "caughtUp": run.caught_up}
+    counted = seat_counts.run(context.get_remaining_time_in_millis)
+    if counted.steps or counted.finished:
+        logger.info("seats counted", extra={"finished": counted.finished, "steps": counted.steps})
+    return {
+        "expired": run.expired,
+        "skipped": run.skipped,
+        "minutes": run.minutes,
+        "caughtUp": run.caught_up,
+        "seatCountsFinished": counted.finished,
+    }

@@ -266,11 +266,11 @@ def test_the_run_expires_an_ended_enrollment_once(api: ApiHarness, clock: Clock,
     ok(patch(api, waiting["id"], {"accessEndsAt": "2026-11-26T10:00:03Z"}))  # same minute, still to come
 
     # The stack's first run looks back FIRST_LOOK_BACK_MINUTES; later ones from their checkpoint.
-    assert run_scheduler(api) == {"expired": 1, "skipped": 0, "minutes": 11, "caughtUp": True}
+    assert run_scheduler(api) == {"expired": 1, "skipped": 0, "minutes": 11, "caughtUp": True, "seatCountsFinished": 0}
     expired = get(api, before["id"])
     assert (expired["status"], expired["version"], expired["updatedAt"]) == ("EXPIRED", 3, clock.now)
     assert get(api, waiting["id"])["status"] == "ACTIVE"
-    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": True}  # it left the index
+    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": True, "seatCountsFinished": 0}  # it left the index
 
     clock.now = "2026-11-26T10:00:03.000Z"
     assert run_scheduler(api)["expired"] == 1
@@ -301,7 +301,7 @@ def test_a_run_racing_a_staff_extension_changes_nothing(api: ApiHarness, clock: 
     ]
     ok(patch(api, enrollment["id"], {"accessEndsAt": LATER}))  # lands between the run's read and its write
 
-    assert repository.expire(entry, clock.now, capped=False) is False
+    assert repository.expire(entry, clock.now, epoch=None) is False
     assert get(api, enrollment["id"])["status"] == "ACTIVE"
 
 
@@ -331,7 +331,7 @@ def test_an_enrollment_its_lessons_completed_leaves_the_index_behind_harmlessly(
     assert get(api, enrollment["id"])["status"] == "COMPLETED"
     clock.now = "2026-11-26T10:00:31.000Z"
 
-    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 11, "caughtUp": True}
+    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 11, "caughtUp": True, "seatCountsFinished": 0}
     assert get(api, enrollment["id"])["status"] == "COMPLETED"
 
 
@@ -519,5 +519,5 @@ def test_an_expiry_whose_seat_is_busy_is_retried_then_left_for_the_next_run(
     assert (get(api, enrollment["id"])["status"], seats_taken(dynamodb, course.id)) == ("EXPIRED", 0)
 
     other = ended_by_staff(api, clock, course.id, OTHER_STUDENT)
-    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": False}  # busy 3 times
+    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": False, "seatCountsFinished": 0}  # busy 3 times
     assert get(api, other["id"])["status"] == "ACTIVE"

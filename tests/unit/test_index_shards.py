@@ -155,7 +155,7 @@ def test_a_status_filter_applies_across_every_shard(crowd: SeededCourse, countin
     current = crowd.enrollments.get(LEARNERS[5], COURSE)
     assert current is not None
     dropped_now = current.model_copy(update={"status": EnrollmentStatus.DROPPED, "version": current.version + 1})
-    crowd.enrollments.change_status(current, dropped_now, -1)
+    crowd.enrollments.change_status(current, dropped_now, 0, None)
     repository = EnrollmentRepository(Table(counting, TEST_ENV["TABLE_NAME"]))
 
     dropped, _ = every_page(

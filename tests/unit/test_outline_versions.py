@@ -153,7 +153,6 @@ def test_an_enrollment_made_after_an_outline_change_gets_a_summary_on_the_new_ou
             version=1,
         ),
         outline_version=head.outline_version,
-        capped=False,
     )
 
     worker.run()

@@ -240,12 +240,12 @@ def test_a_learner_enrolling_alone_meanwhile_is_unchanged_and_the_seats_stay_exa
     real = repository.write_many
     sent: list[int] = []
 
-    def raced(writes: list[Any], **kwargs: Any) -> None:
+    def raced(writes: list[Any], head: Any) -> None:
         if not sent:
             assert enroll_alone(api, course_id, "b").status == 201
             assert enroll_alone(api, course_id, "outsider").status == 201
         sent.append(len(writes))
-        real(writes, **kwargs)
+        real(writes, head)
 
     monkeypatch.setattr(repository, "write_many", raced)
 
@@ -269,11 +269,11 @@ def test_a_learner_dropping_meanwhile_is_read_again_and_returned(
     real = repository.write_many
     calls: list[int] = []
 
-    def raced(writes: list[Any], **kwargs: Any) -> None:
+    def raced(writes: list[Any], head: Any) -> None:
         if not calls:
             assert enroll_alone(api, course_id, "back").status == 200  # their own return
         calls.append(len(writes))
-        real(writes, **kwargs)
+        real(writes, head)
 
     monkeypatch.setattr(repository, "write_many", raced)
 
@@ -291,12 +291,12 @@ def test_a_capacity_changed_meanwhile_is_honoured(
     real = repository.write_many
     calls: list[int] = []
 
-    def lowered(writes: list[Any], **kwargs: Any) -> None:
+    def lowered(writes: list[Any], head: Any) -> None:
         if not calls:
             reply = api.call("update_course", **INSTRUCTOR, path={"courseId": course_id}, body={"capacity": 2})
             assert reply.status == 200, reply.body
         calls.append(len(writes))
-        real(writes, **kwargs)
+        real(writes, head)
 
     monkeypatch.setattr(repository, "write_many", lowered)
 
@@ -437,11 +437,11 @@ def test_a_transaction_only_in_another_ones_way_is_sent_again_whole(
     real = repository.write_many
     sent: list[int] = []
 
-    def conflicted_once(writes: list[Any], **kwargs: Any) -> None:
+    def conflicted_once(writes: list[Any], head: Any) -> None:
         sent.append(len(writes))
         if len(sent) == 1:
             raise _cancelled(writes, "TransactionConflict")
-        real(writes, **kwargs)
+        real(writes, head)
 
     monkeypatch.setattr(repository, "write_many", conflicted_once)
 
@@ -458,7 +458,7 @@ def test_a_learner_whose_enrollment_keeps_changing_is_refused_503_and_the_others
     repository = api.module("enroll_roster").roster._enrollments
     real = repository.write_many
 
-    def busy_always_stale(writes: list[Any], **kwargs: Any) -> None:
+    def busy_always_stale(writes: list[Any], head: Any) -> None:
         if any(write.enrollment.user_id == "busy" for write in writes):
             from lms.repositories.dynamo import Reason, TransactionCancelledError
             from lms.repositories.enrollments import EnrollmentsNotWrittenError
@@ -468,7 +468,7 @@ def test_a_learner_whose_enrollment_keeps_changing_is_refused_503_and_the_others
                 for n, w in enumerate(writes)
             }
             raise EnrollmentsNotWrittenError(TransactionCancelledError(reasons), writes)
-        real(writes, **kwargs)
+        real(writes, head)
 
     monkeypatch.setattr(repository, "write_many", busy_always_stale)
 

@@ -103,7 +103,7 @@ def test_removing_the_enrollment_keeps_the_summary_and_leaves_the_aggregate(
     stream.deliver(records("insert"))
     enrollment = learner_halfway.enrollments.get(LEARNER, COURSE)
     assert enrollment is not None
-    learner_halfway.enrollments.delete(enrollment, capped=False)
+    learner_halfway.enrollments.delete(enrollment, counted_by=None)
     stream.pending()
 
     assert stream.deliver(records("remove")) == {"batchItemFailures": []}

@@ -61,3 +61,15 @@ def test_the_expanded_template_keeps_every_resource_of_the_hand_written_one() ->
     assert len(resources) == 135
     assert kinds.count("AWS::Logs::LogGroup") == 27
     assert kinds.count("AWS::CloudWatch::Alarm") == 58
+
+
+@pytest.mark.parametrize("function", ["CreateEnrollmentFunction", "UpdateEnrollmentFunction", "EnrollRosterFunction"])
+def test_a_seat_count_starts_after_any_seat_taking_function_has_timed_out(function: str) -> None:
+    """A function that read a course head before it was given a capacity may still commit an
+    uncounted seat until it times out: the count starts START_DELAY later (lms.services.seat_counts),
+    which leaves at least 10 s for an eventually consistent read's lag and the last request."""
+    from lms.services.seat_counts import START_DELAY
+
+    timeout = STACK.of_type("AWS::Lambda::Function")[function]["Timeout"]
+
+    assert timeout + 10 <= START_DELAY.total_seconds()

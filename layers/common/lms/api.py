@@ -36,7 +36,7 @@ from lms.errors import (
     ErasureInProgressError,
     ForbiddenError,
     NotFoundError,
-    SeatsNotCountedError,
+    SeatsBeingCountedError,
     UnprocessableError,
 )
 from lms.identity import Identity
@@ -120,7 +120,7 @@ PROBLEM_BY_ERROR: dict[type[DomainError], ProblemType] = {
     AccessEndedError: ProblemType(HTTPStatus.FORBIDDEN, "access-ended"),
     NotFoundError: ProblemType(HTTPStatus.NOT_FOUND),
     ConflictError: ProblemType(HTTPStatus.CONFLICT),
-    SeatsNotCountedError: ProblemType(HTTPStatus.CONFLICT, "seats-not-counted"),
+    SeatsBeingCountedError: ProblemType(HTTPStatus.CONFLICT, "seats-being-counted"),
     ErasureInProgressError: ProblemType(HTTPStatus.CONFLICT, "erasure-in-progress"),
     ConcurrencyError: ProblemType(HTTPStatus.SERVICE_UNAVAILABLE),
     UnprocessableError: ProblemType(HTTPStatus.UNPROCESSABLE_ENTITY),

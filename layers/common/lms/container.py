@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lms.services.privacy import PrivacyService
     from lms.services.progress import ProgressService
     from lms.services.roster import RosterService
+    from lms.services.seat_counts import SeatCountService
     from lms.services.summaries.reading import SummaryReader
     from lms.stream import Summarizer
 
@@ -100,6 +101,13 @@ def access_expiry_service(*, clock: Clock = utc_now) -> "AccessExpiryService":
 
     shared = table()
     return AccessExpiryService(EnrollmentRepository(shared), CourseRepository(shared), clock=clock)
+
+
+def seat_count_service(*, clock: Clock = utc_now) -> "SeatCountService":
+    from lms.repositories.enrollments import EnrollmentRepository
+    from lms.services.seat_counts import SeatCountService
+
+    return SeatCountService(EnrollmentRepository(table()), clock=clock)
 
 
 def roster_service(*, clock: Clock = utc_now, ids: IdGenerator = new_id) -> "RosterService":

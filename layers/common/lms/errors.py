@@ -75,12 +75,15 @@ class AccessEndedError(ForbiddenError):
         super().__init__("Your access to this course has ended; its staff may extend it.", accessEndsAt=access_ends_at)
 
 
-class SeatsNotCountedError(ConflictError):
-    def __init__(self) -> None:
+class SeatsBeingCountedError(ConflictError):
+    """A capacity was just given to a course that had none: no seat is taken until the seats its
+    learners hold are counted (docs/architecture.md, "Seats")."""
+
+    def __init__(self, capacity: int | None) -> None:
         super().__init__(
-            "This course has no capacity, so it does not count its seats, and the seats its learners hold "
-            "cannot be counted exactly now: a capacity can only be changed on a course created with one "
-            "(and not cleared since)."
+            "This course was just given a capacity, and the seats its learners hold are being counted: "
+            "retry in a minute.",
+            capacity=capacity,
         )
 
 

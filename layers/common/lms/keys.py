@@ -74,6 +74,7 @@ class Writer(StrEnum):
     API = "api"
     SUMMARIZER = "summarizer"
     ERASURE = "erasure"
+    SEAT_COUNT = "seats"
 
 
 def _course_pk(course_id: str) -> str:
@@ -272,6 +273,25 @@ ACCESS_CHECKPOINT_PARTITION = f"{_ACCESS}CHECKPOINT"
 
 def access_checkpoint() -> Key:
     return {"pk": ACCESS_CHECKPOINT_PARTITION, "sk": "ACCESS"}
+
+
+# --- Seat counts: a course given a capacity after it took enrollments counts the seats its learners
+# hold once no enrollment made before can still commit (docs/architecture.md, "Seats"). Its head is in
+# `gsi2` under one partition, by when the count may start; the minute's scheduled run starts it.
+SEAT_COUNT_PARTITION = "SEATS"
+
+
+def seat_count_index(course_id: str, due: str) -> Key:
+    return {"gsi2pk": SEAT_COUNT_PARTITION, "gsi2sk": f"{due}#{course_id}"}
+
+
+def seat_counts_through(now: str) -> str:
+    """The highest `gsi2sk` of a seat count due at `now`."""
+    return f"{now}#~"
+
+
+def course_of_seat_count(sort_key: str) -> str:
+    return sort_key.split("#", 1)[1]
 
 
 # --- Learner data erasure (docs/privacy.md).

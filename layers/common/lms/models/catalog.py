@@ -110,8 +110,8 @@ class CourseUpdate(CourseSettings):
     capacity: Capacity | None = Field(
         default=None,
         description="Lowering it below the current enrollments evicts no one; it only stops new ones. "
-        "Only a course that was created with a capacity (and kept one) counts its seats, so only it may "
-        "be given a new one: otherwise 409 seats-not-counted.",
+        "Given to a course that had none, the seats its learners hold are counted first: until then "
+        "(about a minute) enrollments are 409 seats-being-counted.",
     )
 
     @model_validator(mode="after")
@@ -164,6 +164,15 @@ class Course(ResponseModel):
     modules: list[Module] = Field(default_factory=list)
     created_at: str
     updated_at: str
+    # Stored, never sent: the seat counter's epoch, which each enrollment it counts carries, and,
+    # while a capacity set after enrollments began counts the seats they hold, how far that count is.
+    seat_epoch: str | None = Field(default=None, exclude=True)
+    seats_taken: int = Field(default=0, exclude=True)
+    seat_count: str | None = Field(default=None, exclude=True)
+
+    @property
+    def seats_being_counted(self) -> bool:
+        return self.seat_count is not None
 
 
 class ModuleCreated(ResponseModel):

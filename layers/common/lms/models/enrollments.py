@@ -97,6 +97,8 @@ class Enrollment(ResponseModel):
         description="When the learner's access ends (null: never): their writes are refused from then on, and "
         "an ACTIVE enrollment becomes EXPIRED within 60 s.",
     )
+    # Stored, never sent: the epoch of the course's seat counter that counts this enrollment's seat.
+    seat_epoch: str | None = Field(default=None, exclude=True)
 
 
 @dataclass(frozen=True, slots=True)

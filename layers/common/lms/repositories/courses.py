@@ -3,6 +3,7 @@
 The head's `outlineVersion` counts the outline's changes (a module or lesson added, a lesson removed),
 moved in the same write as the change: summaries say which version they were computed against."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course, Lesson, LessonCreated, LessonRef, Module, ModuleCreated
 from lms.repositories.dynamo import (
+    Action,
     ConditionFailedError,
     Item,
     Table,
@@ -39,6 +41,72 @@ def _lesson_items(course_id: str, module_id: str, lesson: Lesson, now: str) -> l
         },
         {**keys.lesson_ref(lesson.id), **common, "entity": Entity.LESSON_REF},
     ]
+
+
+# --- The seat counter (docs/architecture.md, "Seats"): actions of the transactions that move seats.
+# A seat is taken from the counter whose epoch the enrollment will carry, and not while that counter
+# is still counting the seats held before it began.
+_COUNTING = "seatEpoch = :epoch AND attribute_not_exists(seatCount)"
+
+
+def take_seats(course_id: str, epoch: str, seats: int = 1, capacity: int | None = None) -> Action:
+    """One seat under the stored capacity; or `seats` seats at once, if they fit under `capacity` as
+    read, still the stored one (a condition cannot add, so the room is computed here; a capacity
+    changed meanwhile refuses it)."""
+    if capacity is None:
+        condition, room = f"{_COUNTING} AND seatsTaken < #capacity", {}
+    else:
+        condition = f"{_COUNTING} AND #capacity = :capacity AND seatsTaken <= :room"
+        room = {"capacity": capacity, "room": capacity - seats}
+    return update_action(
+        keys.course(course_id),
+        "ADD seatsTaken :seats",
+        condition=condition,
+        expression_values=values(seats=seats, epoch=epoch, **room),
+        names={"#capacity": "capacity"},
+    )
+
+
+def free_seat(course_id: str, epoch: str) -> Action:
+    """A seat the counter of `epoch` counted, given back (refused if the counter was since removed)."""
+    return update_action(
+        keys.course(course_id),
+        "ADD seatsTaken :minus",
+        condition="seatEpoch = :epoch",
+        expression_values=values(minus=-1, epoch=epoch),
+    )
+
+
+def seat_mark_as_read(marker: str | None) -> tuple[str, dict[str, str]]:
+    """The condition that an enrollment's seat mark is still `marker` (None: none), and its value."""
+    return ("attribute_not_exists(seatEpoch)", {}) if marker is None else ("seatEpoch = :mark", {"mark": marker})
+
+
+@dataclass(frozen=True, slots=True)
+class SeatCountStart:
+    """A seat counter to start, should the course have none: its epoch, and when the count of the
+    seats already held may begin."""
+
+    epoch: str
+    due: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatCountCursor:
+    """How far a seat count is through the course's enrollment index (`seatCount` on the head): the
+    shard it reads and the last key read there. Stored as a string, so that each step's write is
+    conditioned on the cursor it started from."""
+
+    shard: int
+    after: dict[str, str] | None = None
+
+    def encode(self) -> str:
+        return json.dumps({"shard": self.shard, "after": self.after}, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def decode(cls, encoded: str) -> "SeatCountCursor":
+        fields = json.loads(encoded)
+        return cls(int(fields["shard"]), fields["after"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +152,39 @@ class CourseRepository:
         head.update(lastModulePosition=len(course.modules), outlineVersion=1)
         if course.capacity is not None:
             # Only a capped course counts seats: an uncapped one takes enrollments without writing its
-            # head (a course's counts come from the sharded aggregate). A capacity set later must seed
-            # this counter with the seats taken (docs/architecture.md, "Seats").
-            head.update(seatsTaken=0)
+            # head (a course's counts come from the sharded aggregate). A capacity given later starts
+            # a counter that counts the seats held first (docs/architecture.md, "Seats").
+            head.update(seatsTaken=0, seatEpoch=course.seat_epoch)
         # put_all raises on the first failure; the head is then never written.
         self._table.put_all(items, parallel=_PARALLEL_BATCHES)
         self._table.put(head, condition="attribute_not_exists(pk)")
 
-    def update_settings(self, course_id: str, changes: dict[str, Any], now: str, *, instructor: str | None) -> bool:
+    def update_settings(
+        self, course_id: str, changes: dict[str, Any], now: str, *, instructor: str | None, seat_count: SeatCountStart
+    ) -> bool:
         """Apply `changes` (stored names; None removes) in one conditional write; False when a
-        condition failed: the course is gone, `instructor` (None: an admin) does not teach it, the
-        window would be inverted by a stored bound, or a capacity is set on a course that does not
-        count seats (docs/architecture.md, "Seats")."""
+        condition failed: the course is gone, `instructor` (None: an admin) does not teach it, or the
+        window would be inverted by a stored bound. A capacity given to a course that has none starts
+        its seat counter at 0, with `seat_count`'s epoch, as a count to make (docs/architecture.md,
+        "Seats"); one cleared removes the counter, which enrollments stop keeping."""
+        if changes.get("capacity") is None:
+            return self._update_settings(course_id, changes, now, instructor)
+        # Mostly the course counts its seats already, and only the capacity moves.
+        return self._update_settings(course_id, changes, now, instructor, counted=True) or self._update_settings(
+            course_id, changes, now, instructor, counted=False, seat_count=seat_count
+        )
+
+    def _update_settings(
+        self,
+        course_id: str,
+        changes: dict[str, Any],
+        now: str,
+        instructor: str | None,
+        *,
+        counted: bool | None = None,
+        seat_count: SeatCountStart | None = None,
+    ) -> bool:
+        """`counted`: whether the course must count seats already (None: either)."""
         names = {f"#f{n}": name for n, name in enumerate(changes)}
         sets = [f"#f{n} = :f{n}" for n, value in enumerate(changes.values()) if value is not None]
         removes = [f"#f{n}" for n, value in enumerate(changes.values()) if value is None]
@@ -104,13 +193,17 @@ class CourseRepository:
         if instructor is not None:
             conditions.append("contains(instructorIds, :me)")
             expression_values["me"] = instructor
-        if changes.get("capacity") is not None:
-            # Only a course that has counted its seats since it was created may get a new capacity.
-            conditions.append("attribute_exists(#capacity)")
+        if counted is not None:
             names["#capacity"] = "capacity"
-        elif "capacity" in changes:
+            conditions.append("attribute_exists(#capacity)" if counted else "attribute_not_exists(#capacity)")
+        if seat_count is not None:
+            sets += ["seatsTaken = :zero", "seatEpoch = :epoch", "seatCount = :count"]
+            sets += [f"{name} = :{name}" for name in keys.seat_count_index(course_id, seat_count.due)]
+            expression_values |= {"zero": 0, "epoch": seat_count.epoch, "count": SeatCountCursor(0).encode()}
+            expression_values |= keys.seat_count_index(course_id, seat_count.due)
+        elif "capacity" in changes and changes["capacity"] is None:
             # Uncapped, the course stops counting: the counter would go stale, so it goes.
-            removes.append("seatsTaken")
+            removes += ["seatsTaken", "seatEpoch", "seatCount", *keys.ACCESS_INDEX_ATTRIBUTES]
         opens, closes = changes.get("enrollmentOpensAt"), changes.get("enrollmentClosesAt")
         if opens is not None and "enrollmentClosesAt" not in changes:
             conditions.append("(attribute_not_exists(enrollmentClosesAt) OR enrollmentClosesAt >= :opens)")

@@ -2,6 +2,11 @@
 and, for a course with a capacity, the course head's seat counter, changed in the same transactions.
 An uncapped course's head is not written: enrollments of one course never queue on one item.
 
+An enrollment whose seat the counter counts carries the counter's epoch (`seatEpoch`): a seat is
+freed from the counter only by an enrollment that carries its epoch, and every write conditions the
+mark as it read it, so a seat count under way (`count_seats`) and the API never count a seat twice
+or free one that was not counted (docs/architecture.md, "Seats").
+
 An ACTIVE enrollment with an `accessEndsAt` is also in the sparse index `gsi2`, by the minute its
 access ends (`keys.access_end_index`); every write of the API sets or removes those attributes, and
 the expiry removes them."""
@@ -17,6 +22,7 @@ from lms.models.catalog import Course
 from lms.models.enrollments import SEATLESS_STATUSES, Enrollment, EnrollmentStatus
 from lms.models.roster import EnrollmentWrite
 from lms.pagination import Page, PageRequest
+from lms.repositories.courses import SeatCountCursor, VersionedCourse, free_seat, seat_mark_as_read, take_seats
 from lms.repositories.dynamo import (
     READS_PER_PAGE,
     Action,
@@ -30,6 +36,7 @@ from lms.repositories.dynamo import (
 )
 from lms.repositories.erasures import ErasingError, erasing, guard_check
 from lms.repositories.index_shards import precedes, query_partitions
+from lms.retry import Retry
 
 
 class EnrollmentExistsError(Exception):
@@ -48,6 +55,13 @@ class StaleEnrollmentError(Exception):
 
 # An enrollment an erasure marked takes no write but the erasure's (docs/privacy.md).
 _NOT_ERASING = "attribute_not_exists(erasing)"
+
+
+# A seat count's page: with the head, one transaction of at most 100 actions.
+SEAT_COUNT_PAGE = 99
+# A page's transaction meets the head's other writers (a seat freed): sent again, shorter when some
+# enrollments changed meanwhile.
+SEAT_COUNT_RETRY = Retry(attempts=5, base=0.01, cap=0.1, budget=2.0)
 
 
 class SeatBusyError(Exception):
@@ -80,43 +94,28 @@ class EnrollmentsNotWrittenError(Exception):
         self.conflicted = not (self.found or self.stale or self.erasing or self.seats_refused)
 
 
-# Takes a seat: the course must exist and have room, if it has a capacity at all.
-_TAKE_SEAT = "attribute_exists(pk) AND (attribute_not_exists(#capacity) OR seatsTaken < #capacity)"
-
-
-def _seats_taken(course_id: str, seats: int, capacity: int) -> Action:
-    """`seats` seats at once, if they all fit under `capacity` as read, still the stored one (a
-    condition cannot add, so the room is computed here; a capacity changed meanwhile refuses it)."""
-    return update_action(
-        keys.course(course_id),
-        "ADD seatsTaken :seats",
-        condition="#capacity = :capacity AND seatsTaken <= :room",
-        expression_values=values(seats=seats, capacity=capacity, room=capacity - seats),
-        names={"#capacity": "capacity"},
-    )
-
-
-def _seat_update(course_id: str, delta: int) -> Action:
-    takes_seat = delta > 0
-    return update_action(
-        keys.course(course_id),
-        "ADD seatsTaken :delta",
-        condition=_TAKE_SEAT if takes_seat else None,
-        expression_values=values(delta=delta),
-        names={"#capacity": "capacity"} if takes_seat else None,
-    )
+def _seat_action(course_id: str, seats: int, epoch: str | None) -> Action | None:
+    """The counter's move for a change that takes (+1) or frees (-1) a counted seat; None for 0."""
+    if not seats or epoch is None:
+        return None
+    return take_seats(course_id, epoch) if seats > 0 else free_seat(course_id, epoch)
 
 
 def _status_update(current: Enrollment, changed: Enrollment) -> Action:
     """A status change (and staff's access end), if the enrollment is still at `current.version`; in or
     out of the access-end index as the changed enrollment says."""
     pending = _pending_access_end(changed)
+    sets = ["gsi2pk = :gsi2pk", "gsi2sk = :gsi2sk"] if pending else []
+    removes = [] if pending else list(keys.ACCESS_INDEX_ATTRIBUTES)
+    (sets if changed.seat_epoch else removes).append("seatEpoch = :epoch" if changed.seat_epoch else "seatEpoch")
+    marked, mark = seat_mark_as_read(current.seat_epoch)
     return update_action(
         keys.enrollment(current.user_id, current.course_id),
         "SET #status = :status, updatedAt = :now, completedAt = :completed, completedBy = :by, "
         "reopenedAt = :reopened, accessEndsAt = :ends, version = :version, writer = :writer"
-        + (", gsi2pk = :gsi2pk, gsi2sk = :gsi2sk" if pending else " REMOVE gsi2pk, gsi2sk"),
-        condition=f"version = :expected AND {_NOT_ERASING}",
+        + "".join(f", {s}" for s in sets)
+        + (" REMOVE " + ", ".join(removes) if removes else ""),
+        condition=f"version = :expected AND {_NOT_ERASING} AND {marked}",
         names={"#status": "status"},
         expression_values=values(
             status=changed.status.value,
@@ -129,8 +128,27 @@ def _status_update(current: Enrollment, changed: Enrollment) -> Action:
             writer=Writer.API.value,
             expected=current.version,
             **(pending or {}),
+            **({"epoch": changed.seat_epoch} if changed.seat_epoch else {}),
+            **mark,
         ),
         return_old_on_failure=True,
+    )
+
+
+def _counted(key: dict[str, str], epoch: str) -> Action:
+    """An enrollment's seat counted by the counter of `epoch`, if it still holds one not counted."""
+    return update_action(
+        key,
+        "SET seatEpoch = :epoch, writer = :writer",
+        condition="attribute_exists(pk) AND NOT #status IN (:dropped, :expired) "
+        f"AND (attribute_not_exists(seatEpoch) OR seatEpoch <> :epoch) AND {_NOT_ERASING}",
+        names={"#status": "status"},
+        expression_values=values(
+            epoch=epoch,
+            writer=Writer.SEAT_COUNT.value,
+            dropped=EnrollmentStatus.DROPPED.value,
+            expired=EnrollmentStatus.EXPIRED.value,
+        ),
     )
 
 
@@ -166,6 +184,7 @@ class EnrollmentRepository:
             # The outline version the enrollment saw: the summarizer computes the learner's first
             # summary against this one or a newer one (docs/architecture.md, "Outline versions").
             "outlineVersion": outline_version,
+            **({"seatEpoch": enrollment.seat_epoch} if enrollment.seat_epoch else {}),
         }
 
     def _new_actions(self, enrollment: Enrollment, outline_version: int) -> tuple[Action, Action, Action]:
@@ -188,12 +207,13 @@ class EnrollmentRepository:
             guard_check(enrollment.user_id),
         )
 
-    def create(self, enrollment: Enrollment, *, outline_version: int, capped: bool) -> None:
-        """Store a new enrollment and, in a course with a capacity, take a seat, or explain why not."""
+    def create(self, enrollment: Enrollment, *, outline_version: int) -> None:
+        """Store a new enrollment and, when it carries a seat counter's epoch (a course with a
+        capacity), take a seat from that counter; or explain why not."""
         put, ref, guard = self._new_actions(enrollment, outline_version)
         actions = {"enrollment": put, "ref": ref, "guard": guard}
-        if capped:
-            actions["seat"] = _seat_update(enrollment.course_id, +1)
+        if enrollment.seat_epoch:
+            actions["seat"] = take_seats(enrollment.course_id, enrollment.seat_epoch)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
@@ -232,36 +252,38 @@ class EnrollmentRepository:
         )
         return Enrollment.model_validate(item) if item else None
 
-    def change_status(self, current: Enrollment, changed: Enrollment, seat_delta: int) -> None:
-        """Write a status change if the enrollment is still at `current.version`, moving a seat
-        in the same transaction when the change takes or frees one (`seat_delta`: 0 in an uncapped
-        course)."""
+    def change_status(self, current: Enrollment, changed: Enrollment, seats: int, epoch: str | None) -> None:
+        """Write a status change if the enrollment is still at `current.version` (and its seat mark
+        as read), moving a seat of the counter of `epoch` in the same transaction when the change
+        takes or frees a counted one (`seats`: +1, -1, or 0)."""
         actions = {"enrollment": _status_update(current, changed)}
-        if seat_delta:
-            actions["seat"] = _seat_update(current.course_id, seat_delta)
+        if seat := _seat_action(current.course_id, seats, epoch):
+            actions["seat"] = seat
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:
             if erasing(cancelled.item("enrollment")):
                 raise ErasingError from cancelled
-            if cancelled.failed("seat"):
+            if cancelled.failed("seat") and seats > 0:
                 raise CourseUnavailableError from cancelled
             raise StaleEnrollmentError from cancelled
 
-    def delete(self, enrollment: Enrollment, *, capped: bool, statement_ids: list[str] | None = None) -> None:
-        """Delete the enrollment (and free its seat); `statement_ids`, the xAPI statements sent about
-        it, stay in the learner's partition for an erasure to void (docs/privacy.md)."""
+    def delete(self, enrollment: Enrollment, *, counted_by: str | None, statement_ids: list[str] | None = None) -> None:
+        """Delete the enrollment (if still at its version and seat mark), freeing its seat from the
+        counter of epoch `counted_by` when that counts it; `statement_ids`, the xAPI statements sent
+        about it, stay in the learner's partition for an erasure to void (docs/privacy.md)."""
+        marked, mark = seat_mark_as_read(enrollment.seat_epoch)
         actions = {
             "enrollment": delete_action(
                 keys.enrollment(enrollment.user_id, enrollment.course_id),
-                condition=f"version = :expected AND {_NOT_ERASING}",
-                expression_values=values(expected=enrollment.version),
+                condition=f"version = :expected AND {_NOT_ERASING} AND {marked}",
+                expression_values=values(expected=enrollment.version, **mark),
                 return_old_on_failure=True,
             ),
             "ref": delete_action(keys.enrollment_ref(enrollment.id)),
         }
-        if capped and enrollment.status not in SEATLESS_STATUSES:
-            actions["seat"] = _seat_update(enrollment.course_id, -1)
+        if counted_by is not None:
+            actions["seat"] = free_seat(enrollment.course_id, counted_by)
         if statement_ids:
             sent = {
                 **keys.sent_statements(enrollment.user_id, enrollment.id),
@@ -321,14 +343,30 @@ class EnrollmentRepository:
         found = [PendingAccessEnd({"pk": i["pk"], "sk": i["sk"]}, i["courseId"]) for i in result.items]
         return Page(found, result.last_key, result.scanned)
 
-    def expire(self, entry: PendingAccessEnd, now: str, *, capped: bool) -> bool:
+    def expire(self, entry: PendingAccessEnd, now: str, *, epoch: str | None) -> bool:
         """`lms.services.enrollments.expire` as one conditional write: ACTIVE with its access ended
-        becomes EXPIRED (`version` + 1, out of the index), freeing its seat in a capped course in the
-        same transaction. False when the condition no longer holds (expired already, changed by
-        staff, completed): nothing is written, so a run repeated or racing another changes nothing."""
-        expression = "SET #status = :expired, updatedAt = :now, version = version + :one, writer = :writer"
+        becomes EXPIRED (`version` + 1, out of the index), freeing its seat in the same transaction
+        when the course's counter (`epoch`, as the head was read; None: it counts none) counts it.
+        The entry says nothing of the seat mark, so the first write supposes the counter counts it;
+        when only that was wrong, the enrollment is read and written again. False when the condition
+        no longer holds (expired already, changed by staff, completed): nothing is written, so a run
+        repeated or racing another changes nothing."""
+        if self._expire(entry, now, epoch, epoch):
+            return True
+        found = self._table.get(entry.key)
+        if not found or found.get("seatEpoch") == epoch:
+            return False
+        return self._expire(entry, now, found.get("seatEpoch"), epoch)
+
+    def _expire(self, entry: PendingAccessEnd, now: str, marker: str | None, epoch: str | None) -> bool:
+        """The expiry of an enrollment whose seat mark is `marker`, counted when that is `epoch`."""
+        marked, mark = seat_mark_as_read(marker)
+        expression = (
+            "SET #status = :expired, updatedAt = :now, version = version + :one, writer = :writer"
+            " REMOVE seatEpoch, " + ", ".join(keys.ACCESS_INDEX_ATTRIBUTES)
+        )
         arguments: dict[str, Any] = {
-            "condition": f"#status = :active AND accessEndsAt <= :now AND {_NOT_ERASING}",
+            "condition": f"#status = :active AND accessEndsAt <= :now AND {_NOT_ERASING} AND {marked}",
             "names": {"#status": "status"},
             "expression_values": values(
                 expired=EnrollmentStatus.EXPIRED.value,
@@ -336,10 +374,10 @@ class EnrollmentRepository:
                 now=now,
                 one=1,
                 writer=Writer.API.value,
+                **mark,
             ),
         }
-        expression += " REMOVE " + ", ".join(keys.ACCESS_INDEX_ATTRIBUTES)
-        if not capped:
+        if marker is None or marker != epoch:
             try:
                 self._table.update(entry.key, expression, **arguments)
             except ConditionFailedError:
@@ -349,13 +387,13 @@ class EnrollmentRepository:
             self._table.transact(
                 {
                     "enrollment": update_action(entry.key, expression, **arguments),
-                    "seat": _seat_update(entry.course_id, -1),
+                    "seat": free_seat(entry.course_id, marker),
                 }
             )
         except TransactionCancelledError as cancelled:
             if cancelled.failed("enrollment"):
                 return False
-            raise SeatBusyError from cancelled  # another transaction held the course head: try again
+            raise SeatBusyError from cancelled  # the head was in another transaction, or moved on: try again
         return True
 
     def access_checkpoint(self) -> str | None:
@@ -381,40 +419,97 @@ class EnrollmentRepository:
                 ),
             )
 
+    # ------------------------------------------------------------------ seat counts (the scheduler)
+    def due_seat_counts(self, now: str) -> list[str]:
+        """The courses whose seat count may start by `now` (from `gsi2`, eventually consistent: the
+        count reads the head itself)."""
+        found = self._table.query_page(
+            PageRequest(SEAT_COUNT_PAGE, None),
+            key_condition="gsi2pk = :pk AND gsi2sk <= :through",
+            expression_values=values(pk=keys.SEAT_COUNT_PARTITION, through=keys.seat_counts_through(now)),
+            index=keys.GSI2,
+            reads=1,
+        )
+        return [keys.course_of_seat_count(item["gsi2sk"]) for item in found.items]
+
+    def count_seats(self, course_id: str) -> bool:
+        """One step of the course's seat count: one page of an index shard of its enrollments, each
+        that holds a seat the counter does not count yet marked with its epoch and counted, in one
+        transaction with the head's counter and cursor (conditioned on the cursor read, so a step
+        done twice counts once). When the shards are read through, the count ends: seats may be
+        taken again. True when there is nothing more to do (done, or no count under way)."""
+        head = self._table.get(keys.course(course_id))
+        if not head or head.get("seatCount") is None:
+            return True
+        epoch, at = str(head["seatEpoch"]), str(head["seatCount"])
+        cursor = SeatCountCursor.decode(at)
+        partitions = keys.course_enrollments_partitions(course_id)
+        if cursor.shard >= len(partitions):
+            with suppress(ConditionFailedError):  # another run ended it
+                self._table.update(
+                    keys.course(course_id),
+                    "REMOVE seatCount, " + ", ".join(keys.ACCESS_INDEX_ATTRIBUTES),
+                    condition="seatCount = :at AND seatEpoch = :epoch",
+                    expression_values=values(at=at, epoch=epoch),
+                )
+            return True
+        page = self._table.query_page(
+            PageRequest(SEAT_COUNT_PAGE, cursor.after),
+            key_condition="gsi1pk = :pk",
+            expression_values=values(pk=partitions[cursor.shard]),
+            index=keys.GSI1,
+            reads=1,
+        )
+        after = SeatCountCursor(cursor.shard, page.last_key) if page.last_key else SeatCountCursor(cursor.shard + 1)
+        uncounted = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in page.items
+            if EnrollmentStatus(item["status"]) not in SEATLESS_STATUSES
+            and item.get("seatEpoch") != epoch
+            and not item.get("erasing")
+        ]
+        for _ in SEAT_COUNT_RETRY.tries():
+            actions: dict[str, Action] = {f"enrollment{n}": _counted(key, epoch) for n, key in enumerate(uncounted)}
+            actions["head"] = update_action(
+                keys.course(course_id),
+                "ADD seatsTaken :seats SET seatCount = :after",
+                condition="seatCount = :at AND seatEpoch = :epoch",
+                expression_values=values(seats=len(uncounted), after=after.encode(), at=at, epoch=epoch),
+            )
+            try:
+                self._table.transact(actions)
+                return False
+            except TransactionCancelledError as cancelled:
+                if cancelled.failed("head"):
+                    return False  # another run moved the count on, or the capacity was cleared
+                # Freed, marked for an erasure (which frees no seat it did not count) meanwhile: not counted.
+                uncounted = [key for n, key in enumerate(uncounted) if not cancelled.failed(f"enrollment{n}")]
+        return False
+
     # ------------------------------------------------------------------ many learners of one course
     def get_many(self, user_ids: Sequence[str], course_id: str) -> dict[str, Enrollment]:
         """These learners' enrollments in the course, by user id: one BatchGetItem per 100 learners."""
         items = self._table.batch_get([keys.enrollment(user_id, course_id) for user_id in user_ids])
         return {e.user_id: e for e in (Enrollment.model_validate(item) for item in items)}
 
-    def seats(self, course_id: str) -> tuple[int | None, int]:
-        """A course's capacity and the seats taken, as stored now (strongly consistent); (None, 0)
-        for a course that does not count seats, or no longer exists."""
-        head = self._table.get(keys.course(course_id)) or {}
-        capacity = head.get("capacity")
-        return (int(capacity), int(head.get("seatsTaken", 0))) if capacity is not None else (None, 0)
-
-    def write_many(
-        self, writes: Sequence[EnrollmentWrite], *, course_id: str, outline_version: int, capacity: int | None
-    ) -> None:
-        """Learners' enrollments of one course in one transaction (up to 100 actions: a new one is
+    def write_many(self, writes: Sequence[EnrollmentWrite], head: VersionedCourse) -> None:
+        """Learners' enrollments of the course in one transaction (up to 100 actions: a new one is
         three, a status change one, the seats one): new ones where none exists, changes conditioned on
-        the version read. In a course with a `capacity`, every write takes a seat, all in one update
+        the version read. In a course with a capacity, every write takes a seat, all in one update
         of the seat counter; alone, under the capacity as stored, like `create`. Nothing is written
         unless everything is: EnrollmentsNotWrittenError says why."""
+        course = head.course
         actions: dict[str, Action] = {}
         for index, write in enumerate(writes):
             if write.current is None:
                 actions[f"enrollment{index}"], actions[f"ref{index}"], actions[f"guard{index}"] = self._new_actions(
-                    write.enrollment, outline_version
+                    write.enrollment, head.outline_version
                 )
             else:
                 actions[f"enrollment{index}"] = _status_update(write.current, write.enrollment)
-        if capacity is not None:
-            if len(writes) == 1:
-                actions["seat"] = _seat_update(course_id, +1)
-            else:
-                actions["seat"] = _seats_taken(course_id, len(writes), capacity)
+        if course.capacity is not None and course.seat_epoch is not None:
+            capacity = course.capacity if len(writes) > 1 else None
+            actions["seat"] = take_seats(course.id, course.seat_epoch, len(writes), capacity)
         try:
             self._table.transact(actions)
         except TransactionCancelledError as cancelled:

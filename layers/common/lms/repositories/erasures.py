@@ -8,6 +8,7 @@ from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.summaries import Contribution
 from lms.pagination import Page, PageRequest
+from lms.repositories.courses import free_seat, seat_mark_as_read
 from lms.repositories.dynamo import (
     Action,
     ConditionFailedError,
@@ -105,21 +106,24 @@ class ErasureRepository:
 
     def mark_enrollments(self, user_id: str, enrollments: list[Item]) -> list[Item]:
         """Mark each enrollment `erasing` (the check POST /progress already makes refuses it then);
-        `writer` erasure, so the summarizer does not wake for it. Returns them as marked."""
+        `writer` erasure, so the summarizer does not wake for it. Returns them as marked. The mark is
+        conditioned on the seat mark as read: a seat count may have counted the seat since (it counts
+        none of an enrollment marked `erasing`), and the next step reads that one again."""
         marked: list[Item] = []
         for item in enrollments:
             if item.get("erasing"):
                 marked.append(item)
                 continue
+            seat_unchanged, mark = seat_mark_as_read(item.get("seatEpoch"))
             try:
                 self._table.update(
                     keys.enrollment(user_id, item["courseId"]),
                     "SET erasing = :true, writer = :writer",
-                    condition="attribute_exists(pk)",
-                    expression_values=values(true=True, writer=Writer.ERASURE.value),
+                    condition=f"attribute_exists(pk) AND {seat_unchanged}",
+                    expression_values=values(true=True, writer=Writer.ERASURE.value, **mark),
                 )
             except ConditionFailedError:
-                continue  # deleted meanwhile
+                continue  # deleted, or its seat counted, meanwhile
             marked.append({**item, "erasing": True, "writer": Writer.ERASURE.value})
         return marked
 
@@ -150,10 +154,10 @@ class ErasureRepository:
             expression_values=values(pk=keys.user_partition(user_id), prefix=keys.ENROLLMENT_PREFIX),
         )
 
-    def capped(self, course_ids: set[str]) -> set[str]:
-        """Which of these courses count seats (their heads have a capacity)."""
+    def seat_epochs(self, course_ids: set[str]) -> dict[str, str]:
+        """The epoch of each of these courses' seat counter, for those that count seats."""
         heads = self._table.batch_get([keys.course(c) for c in sorted(course_ids)])
-        return {head["id"] for head in heads if head.get("capacity") is not None}
+        return {head["id"]: head["seatEpoch"] for head in heads if head.get("seatEpoch") is not None}
 
     def summaries(self, user_id: str, course_ids: set[str]) -> dict[str, Item]:
         found = self._table.batch_get([keys.summary(user_id, c) for c in sorted(course_ids)])
@@ -172,7 +176,9 @@ class ErasureRepository:
 
     # ------------------------------------------------------------------ the actions of a step
     @staticmethod
-    def remove_enrollment(item: Item, *, frees_seat: bool) -> dict[str, Action]:
+    def remove_enrollment(item: Item, *, counted_by: str | None) -> dict[str, Action]:
+        """The enrollment and its reference, and its seat freed from the counter of epoch
+        `counted_by` when that counts it."""
         user, course = item["userId"], item["courseId"]
         actions = {
             f"enrollment {course}": delete_action(
@@ -180,10 +186,8 @@ class ErasureRepository:
             ),
             f"enrollment ref {course}": delete_action(keys.enrollment_ref(item["id"])),
         }
-        if frees_seat:
-            actions[f"seat {course}"] = update_action(
-                keys.course(course), "ADD seatsTaken :delta", expression_values=values(delta=-1)
-            )
+        if counted_by is not None:
+            actions[f"seat {course}"] = free_seat(course, counted_by)
         return actions
 
     @staticmethod

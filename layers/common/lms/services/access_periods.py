@@ -78,13 +78,13 @@ class AccessExpiryService:
         period). Every write is conditional, so overlapping or repeated runs are harmless."""
         now = self._now()
         minutes = minutes_to_read(self._enrollments.access_checkpoint(), now)
-        capped: dict[str, bool] = {}  # per course, for this run
+        epochs: dict[str, str | None] = {}  # per course, for this run
         expired = skipped = 0
         unfinished: str | None = None
         for minute in minutes:
             results = list(
                 _shards.map(
-                    lambda partition: self._expire_partition(partition, now, capped, time_left_ms),
+                    lambda partition: self._expire_partition(partition, now, epochs, time_left_ms),
                     keys.access_end_partitions(minute),
                 )
             )
@@ -102,7 +102,7 @@ class AccessExpiryService:
         return ExpiryRun(expired, skipped, read, caught_up)
 
     def _expire_partition(
-        self, partition: str, now: str, capped: dict[str, bool], time_left_ms: Callable[[], int]
+        self, partition: str, now: str, epochs: dict[str, str | None], time_left_ms: Callable[[], int]
     ) -> tuple[int, int, bool]:
         """(expired, skipped, finished) for one index partition of one minute."""
         expired = skipped = 0
@@ -112,10 +112,10 @@ class AccessExpiryService:
                 return expired, skipped, False
             page = self._enrollments.pending_access_ends(partition, now, PageRequest(PAGE, start))
             for entry in page.items:
-                seat = self._capped(entry, capped)
+                epoch = self._seat_epoch(entry, epochs)
                 try:
                     done = SEAT_RETRY.call(
-                        partial(self._enrollments.expire, entry, now, capped=seat), on=(SeatBusyError,)
+                        partial(self._enrollments.expire, entry, now, epoch=epoch), on=(SeatBusyError,)
                     )
                 except SeatBusyError:
                     return expired, skipped, False  # left for the next run, which starts at this minute
@@ -124,10 +124,10 @@ class AccessExpiryService:
                 return expired, skipped, True
             start = page.last_key
 
-    def _capped(self, entry: PendingAccessEnd, capped: dict[str, bool]) -> bool:
-        """Whether the course counts seats (its head, read once per course and run). A deleted
-        course counts none."""
-        if entry.course_id not in capped:
+    def _seat_epoch(self, entry: PendingAccessEnd, epochs: dict[str, str | None]) -> str | None:
+        """The epoch of the course's seat counter, None when it counts no seats (its head, read once
+        per course and run). A deleted course counts none."""
+        if entry.course_id not in epochs:
             head = self._courses.get_head(entry.course_id)
-            capped[entry.course_id] = head is not None and head.capacity is not None
-        return capped[entry.course_id]
+            epochs[entry.course_id] = head.seat_epoch if head is not None else None
+        return epochs[entry.course_id]

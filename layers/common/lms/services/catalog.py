@@ -8,7 +8,6 @@ from lms.errors import (
     DomainError,
     ForbiddenError,
     NotFoundError,
-    SeatsNotCountedError,
     UnprocessableError,
 )
 from lms.identity import Identity
@@ -24,8 +23,9 @@ from lms.models.catalog import (
     ModuleCreated,
     check_window,
 )
-from lms.repositories.courses import CourseRepository
+from lms.repositories.courses import CourseRepository, SeatCountStart
 from lms.services.access import manages_course, require_course_manager
+from lms.services.seat_counts import seat_count_due
 
 
 class CatalogService:
@@ -68,6 +68,7 @@ class CatalogService:
             modules=modules,
             created_at=now,
             updated_at=now,
+            seat_epoch=self._new_id() if draft.capacity is not None else None,
         )
         self._courses.create(course)
         return course
@@ -80,12 +81,14 @@ class CatalogService:
 
     def update_course(self, identity: Identity, course_id: str, update: CourseUpdate) -> Course:
         """Change a course's settings in one conditional write: who may, the enrollment window against
-        the stored bounds and the seat counter are all conditions of the write, never checked on a
-        read before it. Only when it is refused is the head read, to say why."""
+        the stored bounds and whether the course counts seats are all conditions of the write, never
+        checked on a read before it. Only when it is refused is the head read, to say why."""
         changes = update.changes()
         if identity.is_admin or identity.is_instructor:
             instructor = None if identity.is_admin else identity.user_id
-            if self._courses.update_settings(course_id, changes, self._now(), instructor=instructor):
+            now = self._now()
+            seat_count = SeatCountStart(self._new_id(), seat_count_due(now))
+            if self._courses.update_settings(course_id, changes, now, instructor=instructor, seat_count=seat_count):
                 return self.get_course(course_id)
         raise _refusal(identity, self._courses.get_head(course_id), changes)
 
@@ -123,8 +126,6 @@ def _refusal(identity: Identity, course: Course | None, changes: dict[str, Any])
         return NotFoundError("Course not found.")
     if not manages_course(identity, course):
         return ForbiddenError("Only this course's instructors or an admin may change it.")
-    if changes.get("capacity") is not None and course.capacity is None:
-        return SeatsNotCountedError()
     opens = changes.get("enrollmentOpensAt", course.enrollment_opens_at)
     closes = changes.get("enrollmentClosesAt", course.enrollment_closes_at)
     try:

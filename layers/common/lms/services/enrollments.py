@@ -9,10 +9,12 @@ from lms.errors import (
     AlreadyEnrolledError,
     ConcurrencyError,
     CourseFullError,
+    DomainError,
     EnrollmentClosedError,
     ErasureInProgressError,
     ForbiddenError,
     NotFoundError,
+    SeatsBeingCountedError,
     VersionMismatchError,
 )
 from lms.events.derive import enrollment_statement_ids
@@ -47,10 +49,43 @@ STALE_RETRY = Retry(attempts=3, base=0.01, cap=0.05, budget=1.0)
 _CHANGED = "The enrollment changed concurrently; retry the request."
 
 
-def _seat_delta(old: EnrollmentStatus, new: EnrollmentStatus) -> int:
-    """Every status but DROPPED and EXPIRED holds a seat."""
-    was_seated, is_seated = old not in SEATLESS_STATUSES, new not in SEATLESS_STATUSES
+def _seat_delta(old: EnrollmentStatus | None, new: EnrollmentStatus | None) -> int:
+    """Every status but DROPPED and EXPIRED holds a seat (None: no enrollment)."""
+    was_seated = old is not None and old not in SEATLESS_STATUSES
+    is_seated = new is not None and new not in SEATLESS_STATUSES
     return int(is_seated) - int(was_seated)
+
+
+# ------------------------------------------------------------------------------ seats (pure)
+def seat_move(current: Enrollment | None, status: EnrollmentStatus | None, course: Course | None) -> int:
+    """How a change of `current` (None: a new enrollment) to `status` (None: deleted) moves the
+    course's seat counter: +1, -1 or 0. Only a course with a capacity counts seats, and it frees only
+    a seat it counted: one whose enrollment carries its counter's epoch. No seat is taken while a
+    capacity given after enrollments began is still counting the seats held (409). `course` may be
+    None when the change neither takes nor frees a seat."""
+    delta = _seat_delta(current.status if current else None, status)
+    if delta == 0:
+        return 0
+    assert course is not None, "a change that takes or frees a seat needs the course"
+    if delta < 0:
+        assert current is not None
+        return -1 if course.seat_epoch is not None and current.seat_epoch == course.seat_epoch else 0
+    if course.capacity is None:
+        return 0
+    if course.seats_being_counted:
+        raise SeatsBeingCountedError(course.capacity)
+    return 1
+
+
+def seat_marked(changed: Enrollment, seats: int, course: Course | None) -> Enrollment:
+    """`changed` with its seat mark: the counter's epoch on a seat just counted, none on a seat
+    freed (counted or not); as it was otherwise."""
+    if seats > 0:
+        assert course is not None
+        return changed.model_copy(update={"seat_epoch": course.seat_epoch})
+    if changed.status in SEATLESS_STATUSES and changed.seat_epoch is not None:
+        return changed.model_copy(update={"seat_epoch": None})
+    return changed
 
 
 # ------------------------------------------------------------------------------ access periods (pure)
@@ -114,7 +149,7 @@ def new_enrollment(
 ) -> Enrollment:
     """A learner's new enrollment in a course, made by `enrolled_by` (the learner, or staff), whose
     access ends as staff's `access_end` says, else after the course's `accessDays`."""
-    return Enrollment(
+    enrollment = Enrollment(
         id=enrollment_id,
         user_id=learner,
         course_id=course.id,
@@ -126,15 +161,18 @@ def new_enrollment(
         progress=EnrollmentProgress(required_lessons=course.required_lesson_count),
         access_ends_at=access_end.at if access_end else default_access_end(course, now),
     )
+    return seat_marked(enrollment, seat_move(None, enrollment.status, course), course)
 
 
-def returning(current: Enrollment, now: str, access_end: AccessEnd | None = None) -> Enrollment:
+def returning(current: Enrollment, course: Course, now: str, access_end: AccessEnd | None = None) -> Enrollment:
     """A DROPPED enrollment enrolled again: a return, whoever asks, so the learner's data decides
-    the status (the completion rule, `settle`), after staff's new access end when they give one."""
+    the status (the completion rule, `settle`), after staff's new access end when they give one. It
+    takes a seat again (marked, in a course that counts them)."""
     changed = set_access_end(current, access_end.at, now) if access_end else current
     back = StatusRequest(EnrollmentStatus.ACTIVE, now, None)
     returned = settle(changed, LearnerCompletion(current.progress.percent), back)
-    return returned.model_copy(update={"version": current.version + 1})
+    returned = returned.model_copy(update={"version": current.version + 1})
+    return seat_marked(returned, seat_move(current, returned.status, course), course)
 
 
 class EnrollmentService:
@@ -157,13 +195,22 @@ class EnrollmentService:
             raise NotFoundError("Course not found.")
         return course
 
-    def _seats(self, current: Enrollment, status: EnrollmentStatus | None, course: Course | None) -> int:
-        """The seats a change takes (+1) or frees (-1; `status` None: deleted), counted only in a
-        course with a capacity."""
-        delta = _seat_delta(current.status, status) if status else -int(current.status not in SEATLESS_STATUSES)
-        if delta and (course or self._course(current.course_id)).capacity is None:
-            return 0
-        return delta
+    def _seat_course(
+        self, current: Enrollment, status: EnrollmentStatus | None, course: Course | None
+    ) -> Course | None:
+        """The course when the change takes or frees a seat (read now if not given), for `seat_move`."""
+        if course is None and _seat_delta(current.status, status):
+            return self._course(current.course_id)
+        return course
+
+    def _seat_refusal(self, course_id: str) -> DomainError:
+        """Why the course's seat counter refused a seat, as the head is now (strongly consistent)."""
+        course = self._course(course_id)
+        if course.seats_being_counted:
+            return SeatsBeingCountedError(course.capacity)
+        if course.capacity is not None:
+            return CourseFullError(course.capacity)
+        return ConcurrencyError("The course's capacity changed concurrently; retry the request.")
 
     def enroll(
         self, identity: Identity, course_id: str, user_id: str | None, access_end: AccessEnd | None = None
@@ -189,9 +236,7 @@ class EnrollmentService:
 
         def attempt() -> EnrollOutcome:
             try:
-                self._enrollments.create(
-                    enrollment, outline_version=head.outline_version, capped=course.capacity is not None
-                )
+                self._enrollments.create(enrollment, outline_version=head.outline_version)
                 return EnrollOutcome(enrollment=enrollment, created=True)
             except EnrollmentExistsError as exists:
                 if exists.existing.status != EnrollmentStatus.DROPPED:
@@ -202,8 +247,8 @@ class EnrollmentService:
                     exists.existing, EnrollmentStatus.ACTIVE, course, staff=None, access_end=access_end
                 )
                 return EnrollOutcome(enrollment=reactivated, created=False)
-            except CourseUnavailableError as full:
-                raise CourseFullError(course.capacity or 0) from full
+            except CourseUnavailableError as refused:
+                raise self._seat_refusal(course_id) from refused
 
         try:
             return STALE_RETRY.call(attempt, on=(StaleEnrollmentError,))
@@ -229,12 +274,13 @@ class EnrollmentService:
             changed = settle(changed, LearnerCompletion(current.progress.percent), StatusRequest(status, now, staff))
         if changed is current:
             return current
-        changed = changed.model_copy(update={"version": current.version + 1})
+        course = self._seat_course(current, changed.status, course)
+        seats = seat_move(current, changed.status, course)
+        changed = seat_marked(changed.model_copy(update={"version": current.version + 1}), seats, course)
         try:
-            self._enrollments.change_status(current, changed, self._seats(current, changed.status, course))
-        except CourseUnavailableError as full:
-            capacity = (course or self._course(current.course_id)).capacity or 0
-            raise CourseFullError(capacity) from full
+            self._enrollments.change_status(current, changed, seats, course.seat_epoch if course else None)
+        except CourseUnavailableError as refused:
+            raise self._seat_refusal(current.course_id) from refused
         return changed
 
     def _visible(self, identity: Identity, enrollment_id: str) -> tuple[Enrollment, Course | None]:
@@ -318,9 +364,10 @@ class EnrollmentService:
                     raise ForbiddenError("A suspended enrollment can only be removed by the course's staff.")
                 # Deleting it would let the learner enroll afresh, with a new access period.
                 require_access_open(current, self._now())
+            seat_course = self._seat_course(current, None, course)
             self._enrollments.delete(
                 current,
-                capped=self._seats(current, None, course) != 0,
+                counted_by=seat_course.seat_epoch if seat_course and seat_move(current, None, seat_course) else None,
                 statement_ids=enrollment_statement_ids(current.model_dump(by_alias=True)),
             )
 

@@ -85,13 +85,15 @@ class ErasureJob:
         # the erasure's (the publisher announces no EnrollmentDeleted for it).
         enrollments = self._erasures.mark_enrollments(user, found)
         courses = {item["courseId"] for item in enrollments}
-        capped = self._erasures.capped(courses) if courses else set()
+        epochs = self._erasures.seat_epochs(courses) if courses else {}
         summaries = self._erasures.summaries(user, courses) if courses else {}
         actions: dict[str, Action] = {}
         voids: list[str] = []
         for item in enrollments:
-            holds_seat = item["courseId"] in capped and item["status"] != "DROPPED"
-            actions |= self._erasures.remove_enrollment(item, frees_seat=holds_seat)
+            # A seat is freed only from the counter that counted it (docs/architecture.md, "Seats").
+            epoch = epochs.get(item["courseId"])
+            counted_by = epoch if epoch is not None and item.get("seatEpoch") == epoch else None
+            actions |= self._erasures.remove_enrollment(item, counted_by=counted_by)
             voids += enrollment_statement_ids(item)
             if summary := summaries.get(item["courseId"]):
                 actions |= self._erasures.remove_summary(summary, now)

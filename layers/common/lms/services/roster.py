@@ -13,12 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from lms.clock import Clock, IdGenerator, new_id, utc_now
-from lms.errors import AlreadyEnrolledError, ConcurrencyError, CourseFullError, ErasureInProgressError, NotFoundError
+from lms.errors import (
+    AlreadyEnrolledError,
+    ConcurrencyError,
+    CourseFullError,
+    DomainError,
+    ErasureInProgressError,
+    NotFoundError,
+    SeatsBeingCountedError,
+)
 from lms.identity import Identity
 from lms.models.catalog import Course
 from lms.models.enrollments import AccessEnd, Enrollment, EnrollmentStatus
 from lms.models.roster import EnrollmentWrite, LearnerResult, RosterLearner, RosterOutcome
-from lms.repositories.courses import CourseRepository
+from lms.repositories.courses import CourseRepository, VersionedCourse
 from lms.repositories.enrollments import EnrollmentRepository, EnrollmentsNotWrittenError
 from lms.retry import Retry
 from lms.services.access import require_course_manager
@@ -74,7 +82,7 @@ def decide(
     if existing is None:
         return None, EnrollmentWrite(make.new(learner.user_id, access_end))
     if existing.status == EnrollmentStatus.DROPPED:
-        return None, EnrollmentWrite(returning(existing, make.now, access_end), existing)
+        return None, EnrollmentWrite(returning(existing, make.course, make.now, access_end), existing)
     if existing.status in _ENROLLED:
         return LearnerResult(learner.user_id, RosterOutcome.UNCHANGED, existing), None
     return LearnerResult(
@@ -134,23 +142,19 @@ class RosterService:
         existing = self._enrollments.get_many([learner.user_id for learner in learners], course_id)
         plans = []
         for index, learner in enumerate(learners):
-            result, write = decide(learner, existing.get(learner.user_id), make)
+            try:
+                result, write = decide(learner, existing.get(learner.user_id), make)
+            except SeatsBeingCountedError as counting:  # no seat is taken until they are counted
+                result, write = LearnerResult(learner.user_id, RosterOutcome.REFUSED, error=counting), None
             plans.append(_Plan(index, learner, result, write))
         results = {plan.index: plan.result for plan in plans if plan.result is not None}
-        capacity = head.course.capacity
-        for batch in chunks([plan for plan in plans if plan.write is not None], capacity is not None):
-            results |= self._write(batch, course_id, head.outline_version, capacity, make)
+        capped = head.course.capacity is not None
+        for batch in chunks([plan for plan in plans if plan.write is not None], capped):
+            results |= self._write(batch, head, make)
         return [results[index] for index in range(len(learners))]
 
     def _write(
-        self,
-        batch: list[_Plan],
-        course_id: str,
-        outline_version: int,
-        capacity: int | None,
-        make: _Maker,
-        *,
-        fit: bool = True,
+        self, batch: list[_Plan], head: VersionedCourse, make: _Maker, *, fit: bool = True
     ) -> dict[int, LearnerResult]:
         """One transaction for the batch, sent again while only another transaction is in its way.
         Refused for want of seats alone (`fit`): as many as the stored counter leaves room for, and
@@ -158,13 +162,12 @@ class RosterService:
         the failure showed."""
         writes = [plan.write for plan in batch if plan.write is not None]
         failure: EnrollmentsNotWrittenError | None = None
+        capacity = head.course.capacity
         fits = capacity is None or len(writes) <= capacity
         if fits:
             for _ in CONFLICT_RETRY.tries():
                 try:
-                    self._enrollments.write_many(
-                        writes, course_id=course_id, outline_version=outline_version, capacity=capacity
-                    )
+                    self._enrollments.write_many(writes, head)
                     return {plan.index: _written(write) for plan, write in zip(batch, writes, strict=True)}
                 except EnrollmentsNotWrittenError as error:
                     failure = error
@@ -172,7 +175,7 @@ class RosterService:
                         break
         refused_alone = failure and (failure.found or failure.stale or failure.erasing)
         if fit and (not fits or (failure and failure.seats_refused and not refused_alone)):
-            return self._fit(batch, course_id, outline_version, make)
+            return self._fit(batch, head, make)
         found = failure.found if failure else {}
         stale = failure.stale if failure else set()
         results: dict[int, LearnerResult] = {}
@@ -183,35 +186,36 @@ class RosterService:
             known = found.get(position)
             # What the failure showed: the enrollment in the way, or a changed one to read again.
             start = replace(plan, write=None) if position in stale else plan
-            results[plan.index] = self._alone(start, known, course_id, outline_version, capacity, make)
+            results[plan.index] = self._alone(start, known, head, make)
         return results
 
-    def _fit(self, batch: list[_Plan], course_id: str, outline_version: int, make: _Maker) -> dict[int, LearnerResult]:
+    def _fit(self, batch: list[_Plan], head: VersionedCourse, make: _Maker) -> dict[int, LearnerResult]:
         """The course had no room for the whole batch: its seats as stored now (one strongly
         consistent read) admit the first learners in one transaction, and the course is full for
-        the others, refused without a write (a transaction each would only fail)."""
-        capacity, taken = self._enrollments.seats(course_id)
-        room = len(batch) if capacity is None else max(0, capacity - taken)
+        the others, refused without a write (a transaction each would only fail). A course whose
+        counter changed meanwhile (a capacity cleared, or given again) refuses them all: 503."""
+        now = self._courses.get_versioned_head(head.course.id)
+        course = now.course if now else None
+        if course is None or course.seat_epoch != head.course.seat_epoch or course.capacity is None:
+            error: DomainError = ConcurrencyError("The course's capacity changed concurrently; retry the request.")
+            return {
+                plan.index: LearnerResult(plan.learner.user_id, RosterOutcome.REFUSED, error=error) for plan in batch
+            }
+        room = max(0, course.capacity - course.seats_taken)
         results = {
-            plan.index: LearnerResult(plan.learner.user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
+            plan.index: LearnerResult(
+                plan.learner.user_id, RosterOutcome.REFUSED, error=CourseFullError(course.capacity)
+            )
             for plan in batch[room:]
         }
         if room:
-            results |= self._write(batch[:room], course_id, outline_version, capacity, make, fit=False)
+            results |= self._write(batch[:room], replace(head, course=course), make, fit=False)
         return results
 
-    def _alone(
-        self,
-        plan: _Plan,
-        found: Enrollment | None,
-        course_id: str,
-        outline_version: int,
-        capacity: int | None,
-        make: _Maker,
-    ) -> LearnerResult:
+    def _alone(self, plan: _Plan, found: Enrollment | None, head: VersionedCourse, make: _Maker) -> LearnerResult:
         """One learner as a single enrollment would go: its own transaction, a seat under the
         capacity as stored; an enrollment in the way (or changed) decided again as it is now."""
-        user_id = plan.learner.user_id
+        user_id, course_id = plan.learner.user_id, head.course.id
         write = plan.write
         result: LearnerResult | None = None
         if found is not None:
@@ -223,15 +227,15 @@ class RosterService:
                 assert result is not None
                 return result
             try:
-                self._enrollments.write_many(
-                    [write], course_id=course_id, outline_version=outline_version, capacity=capacity
-                )
+                self._enrollments.write_many([write], head)
                 return _written(write)
             except EnrollmentsNotWrittenError as error:
                 if error.erasing:
                     return _erasing(user_id)
                 if error.seats_refused:
-                    return LearnerResult(user_id, RosterOutcome.REFUSED, error=CourseFullError(capacity or 0))
+                    return LearnerResult(
+                        user_id, RosterOutcome.REFUSED, error=CourseFullError(head.course.capacity or 0)
+                    )
                 if 0 in error.found:
                     result, write = decide(plan.learner, error.found[0], make)
                 elif error.stale:
