@@ -270,7 +270,8 @@ def test_the_run_expires_an_ended_enrollment_once(api: ApiHarness, clock: Clock,
     expired = get(api, before["id"])
     assert (expired["status"], expired["version"], expired["updatedAt"]) == ("EXPIRED", 3, clock.now)
     assert get(api, waiting["id"])["status"] == "ACTIVE"
-    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": True, "seatCountsFinished": 0}  # it left the index
+    # It left the index.
+    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": True, "seatCountsFinished": 0}
 
     clock.now = "2026-11-26T10:00:03.000Z"
     assert run_scheduler(api)["expired"] == 1
@@ -519,5 +520,6 @@ def test_an_expiry_whose_seat_is_busy_is_retried_then_left_for_the_next_run(
     assert (get(api, enrollment["id"])["status"], seats_taken(dynamodb, course.id)) == ("EXPIRED", 0)
 
     other = ended_by_staff(api, clock, course.id, OTHER_STUDENT)
-    assert run_scheduler(api) == {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": False, "seatCountsFinished": 0}  # busy 3 times
+    busy_3_times = {"expired": 0, "skipped": 0, "minutes": 3, "caughtUp": False, "seatCountsFinished": 0}
+    assert run_scheduler(api) == busy_3_times
     assert get(api, other["id"])["status"] == "ACTIVE"
