@@ -8,6 +8,7 @@ each of its parts)."""
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import botocore.client
@@ -172,12 +173,16 @@ def run_every_function(api: ApiHarness, stream: StreamHarness, recorder: ActionR
     call("delete_lesson", teacher, path={"courseId": course_id, "lessonId": extra["id"]})
     drain()  # a course-wide recompute, continued through the table when pages run out
     # An access end in the past, then the scheduled run: the index, the course head, the expiry with
-    # its seat, the checkpoint.
+    # its seat, the checkpoint; and the seats of a course given a capacity after an enrollment,
+    # counted from its enrollment index (the count's delay is 0 here).
     call("update_enrollment", teacher, path={"id": enrollment["id"]}, body={"accessEndsAt": "2026-01-01T00:00:00Z"})
+    uncapped = call("create_course", teacher, body={**outline, "capacity": None})["id"]
+    call("create_enrollment", learner, body={"courseId": uncapped})
+    call("update_course", teacher, path={"courseId": uncapped}, body={"capacity": 5})
     with recorder.running("expire_access"):
         scheduled = LambdaContext(function_name="expire_access", timeout_seconds=60)
         run = ApiHarness.module("expire_access").lambda_handler(load_event("expire_access.json"), scheduled)
-    assert run["expired"] == 1, run
+    assert (run["expired"], run["seatCountsFinished"]) == (1, 1), run
     drain()
     call("delete_enrollment", learner, path={"id": enrollment["id"]})
     drain()
@@ -194,6 +199,7 @@ def test_every_function_is_granted_exactly_the_dynamodb_actions_it_performs(
     api: ApiHarness, stream: StreamHarness, recorder: ActionRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("lms.services.summaries.fanout.LEARNERS_PER_SEGMENT", 1)
+    monkeypatch.setattr("lms.services.seat_counts.START_DELAY", timedelta(0))
     run_every_function(api, stream, recorder)
     granted = granted_by_template()
 
