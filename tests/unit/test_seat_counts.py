@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from lms.errors import SeatsBeingCountedError
 from lms.models.catalog import Course
 from lms.models.enrollments import Enrollment, EnrollmentStatus
 from lms.services.enrollments import seat_marked, seat_move
@@ -157,8 +156,8 @@ def test_a_seat_is_taken_only_from_a_counter_that_has_counted_and_freed_only_if_
     assert seat_move(None, active, uncapped) == 0
     assert seat_move(None, active, capped) == 1
     assert seat_marked(an_enrollment(active, None), 1, capped).seat_epoch == "E2"
-    with pytest.raises(SeatsBeingCountedError):
-        seat_move(an_enrollment(dropped, None), active, counting)
+    # Counting, the seat is still one to take: the counter's condition refuses it (409) until counted.
+    assert seat_move(an_enrollment(dropped, None), active, counting) == 1
     # Freed: counted when it carries the counter's epoch, whatever the course is doing.
     assert seat_move(an_enrollment(active, "E2"), dropped, counting) == -1
     assert seat_move(an_enrollment(active, "E1"), dropped, capped) == 0  # an older counter's mark
@@ -184,6 +183,8 @@ def test_a_capacity_given_to_an_uncapped_course_counts_the_seats_held_then_admit
     assert set_capacity(api, course_id, 4)["capacity"] == 4
     being_counted(enroll(api, course_id, 4))
     being_counted(set_status(api, ids[3], "ACTIVE", caller=learner(3)))
+    # Enrolled already is said first, as at any time: the counter only refuses seats to take.
+    assert assert_problem(enroll(api, course_id, 0), 409)["enrollmentId"] == ids[0]
     roster = api.call(
         "enroll_roster",
         **INSTRUCTOR,

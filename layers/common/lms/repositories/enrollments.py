@@ -107,7 +107,10 @@ def _status_update(current: Enrollment, changed: Enrollment) -> Action:
     pending = _pending_access_end(changed)
     sets = ["gsi2pk = :gsi2pk", "gsi2sk = :gsi2sk"] if pending else []
     removes = [] if pending else list(keys.ACCESS_INDEX_ATTRIBUTES)
-    (sets if changed.seat_epoch else removes).append("seatEpoch = :epoch" if changed.seat_epoch else "seatEpoch")
+    if changed.seat_epoch:
+        sets.append("seatEpoch = :epoch")
+    else:
+        removes.append("seatEpoch")
     marked, mark = seat_mark_as_read(current.seat_epoch)
     return update_action(
         keys.enrollment(current.user_id, current.course_id),
@@ -135,20 +138,20 @@ def _status_update(current: Enrollment, changed: Enrollment) -> Action:
     )
 
 
+# Every status but these holds a seat (a condition's list of them, said once).
+_SEATLESS = {f"seatless{n}": status.value for n, status in enumerate(sorted(SEATLESS_STATUSES))}
+
+
 def _counted(key: dict[str, str], epoch: str) -> Action:
     """An enrollment's seat counted by the counter of `epoch`, if it still holds one not counted."""
+    seatless = ", ".join(f":{name}" for name in _SEATLESS)
     return update_action(
         key,
         "SET seatEpoch = :epoch, writer = :writer",
-        condition="attribute_exists(pk) AND NOT #status IN (:dropped, :expired) "
+        condition=f"attribute_exists(pk) AND NOT #status IN ({seatless}) "
         f"AND (attribute_not_exists(seatEpoch) OR seatEpoch <> :epoch) AND {_NOT_ERASING}",
         names={"#status": "status"},
-        expression_values=values(
-            epoch=epoch,
-            writer=Writer.SEAT_COUNT.value,
-            dropped=EnrollmentStatus.DROPPED.value,
-            expired=EnrollmentStatus.EXPIRED.value,
-        ),
+        expression_values=values(epoch=epoch, writer=Writer.SEAT_COUNT.value, **_SEATLESS),
     )
 
 

@@ -60,9 +60,9 @@ def _seat_delta(old: EnrollmentStatus | None, new: EnrollmentStatus | None) -> i
 def seat_move(current: Enrollment | None, status: EnrollmentStatus | None, course: Course | None) -> int:
     """How a change of `current` (None: a new enrollment) to `status` (None: deleted) moves the
     course's seat counter: +1, -1 or 0. Only a course with a capacity counts seats, and it frees only
-    a seat it counted: one whose enrollment carries its counter's epoch. No seat is taken while a
-    capacity given after enrollments began is still counting the seats held (409). `course` may be
-    None when the change neither takes nor frees a seat."""
+    a seat it counted: one whose enrollment carries its counter's epoch. (A seat to take while the
+    counter still counts the seats held is refused by the counter's own condition: 409
+    seats-being-counted.) `course` may be None when the change neither takes nor frees a seat."""
     delta = _seat_delta(current.status if current else None, status)
     if delta == 0:
         return 0
@@ -70,11 +70,7 @@ def seat_move(current: Enrollment | None, status: EnrollmentStatus | None, cours
     if delta < 0:
         assert current is not None
         return -1 if course.seat_epoch is not None and current.seat_epoch == course.seat_epoch else 0
-    if course.capacity is None:
-        return 0
-    if course.seats_being_counted:
-        raise SeatsBeingCountedError(course.capacity)
-    return 1
+    return 1 if course.capacity is not None else 0
 
 
 def seat_marked(changed: Enrollment, seats: int, course: Course | None) -> Enrollment:

@@ -90,9 +90,20 @@ def decide(
     ), None
 
 
+def _refused(user_id: str, error: DomainError) -> LearnerResult:
+    return LearnerResult(user_id, RosterOutcome.REFUSED, error=error)
+
+
 def _erasing(user_id: str) -> LearnerResult:
     """Refused: the learner's data is being erased (every write for them is, until it is done)."""
-    return LearnerResult(user_id, RosterOutcome.REFUSED, error=ErasureInProgressError())
+    return _refused(user_id, ErasureInProgressError())
+
+
+def _no_seat(user_id: str, course: Course) -> LearnerResult:
+    """Refused by the seat counter: the course is full, or still counting the seats held."""
+    if course.seats_being_counted:
+        return _refused(user_id, SeatsBeingCountedError(course.capacity))
+    return _refused(user_id, CourseFullError(course.capacity or 0))
 
 
 def _written(write: EnrollmentWrite) -> LearnerResult:
@@ -142,10 +153,10 @@ class RosterService:
         existing = self._enrollments.get_many([learner.user_id for learner in learners], course_id)
         plans = []
         for index, learner in enumerate(learners):
-            try:
-                result, write = decide(learner, existing.get(learner.user_id), make)
-            except SeatsBeingCountedError as counting:  # no seat is taken until they are counted
-                result, write = LearnerResult(learner.user_id, RosterOutcome.REFUSED, error=counting), None
+            result, write = decide(learner, existing.get(learner.user_id), make)
+            if write is not None and head.course.seats_being_counted:
+                # No seat is taken until they are counted: each transaction would only fail.
+                result, write = _refused(learner.user_id, SeatsBeingCountedError(head.course.capacity)), None
             plans.append(_Plan(index, learner, result, write))
         results = {plan.index: plan.result for plan in plans if plan.result is not None}
         capped = head.course.capacity is not None
@@ -197,17 +208,10 @@ class RosterService:
         now = self._courses.get_versioned_head(head.course.id)
         course = now.course if now else None
         if course is None or course.seat_epoch != head.course.seat_epoch or course.capacity is None:
-            error: DomainError = ConcurrencyError("The course's capacity changed concurrently; retry the request.")
-            return {
-                plan.index: LearnerResult(plan.learner.user_id, RosterOutcome.REFUSED, error=error) for plan in batch
-            }
-        room = max(0, course.capacity - course.seats_taken)
-        results = {
-            plan.index: LearnerResult(
-                plan.learner.user_id, RosterOutcome.REFUSED, error=CourseFullError(course.capacity)
-            )
-            for plan in batch[room:]
-        }
+            changed = ConcurrencyError("The course's capacity changed concurrently; retry the request.")
+            return {plan.index: _refused(plan.learner.user_id, changed) for plan in batch}
+        room = 0 if course.seats_being_counted else max(0, course.capacity - course.seats_taken)
+        results = {plan.index: _no_seat(plan.learner.user_id, course) for plan in batch[room:]}
         if room:
             results |= self._write(batch[:room], replace(head, course=course), make, fit=False)
         return results
@@ -233,9 +237,7 @@ class RosterService:
                 if error.erasing:
                     return _erasing(user_id)
                 if error.seats_refused:
-                    return LearnerResult(
-                        user_id, RosterOutcome.REFUSED, error=CourseFullError(head.course.capacity or 0)
-                    )
+                    return _no_seat(user_id, head.course)
                 if 0 in error.found:
                     result, write = decide(plan.learner, error.found[0], make)
                 elif error.stale:
