@@ -46,7 +46,8 @@ def seed(client: Any, table_name: str, user_id: str) -> None:
         course = f"bench{tag}c{c:02d}"
         head = {**keys.course(course), "entity": "COURSE", "id": course, "title": "Bench", "seatsTaken": 1}
         head |= {"instructorIds": [], "lessonCount": 0, "requiredLessonCount": 0, "createdAt": at, "updatedAt": at}
-        items.append(head | ({"capacity": 100} if c % 2 == 0 else {}))
+        capped = c % 2 == 0
+        items.append(head | ({"capacity": 100, "seatEpoch": "bench"} if capped else {}))
         enrollment = Enrollment(
             id=f"bench{tag}e{c:02d}",
             user_id=user_id,
@@ -56,6 +57,7 @@ def seed(client: Any, table_name: str, user_id: str) -> None:
             updated_at=at,
             enrolled_by=user_id,
             version=1,
+            seat_epoch="bench" if capped else None,  # its seat counted by the capped course's counter
         )
         items.append(enrollments._item(enrollment, 1) | {"writer": "summarizer"})
         ref = {"userId": user_id, "courseId": course, "entity": "ENROLLMENT_REF"}

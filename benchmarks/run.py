@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import cold_start, erasure, roster, scale
+from benchmarks import cold_start, erasure, roster, scale, seat_count
 from local.dev import LocalApi, running_api
 from local.loader import ROOT
 from local.polling import poll_until
@@ -207,6 +207,7 @@ def main() -> None:
         roster.run(api)
         bench_largest_outline(client)
         erasure.run(api)
+        seat_count.run(api.ddb_endpoint)
     cold_start.run()
 
 

@@ -28,6 +28,7 @@ SUMMARIZER_ROWS = [
     ("api progress modified", record("MODIFY", {"entity": "PROGRESS", "writer": "api"}), True),
     ("api lesson created", record("INSERT", {"entity": "LESSON", "writer": "api"}), True),
     ("its own enrollment write", record("MODIFY", {"entity": "ENROLLMENT", "writer": "summarizer"}), False),
+    ("a seat count's mark", record("MODIFY", {"entity": "ENROLLMENT", "writer": "seats"}), False),
     ("a write without writer", record("INSERT", {"entity": "PROGRESS"}), False),
     ("another entity", record("INSERT", {"entity": "SUMMARY", "writer": "api"}), False),
     ("values are case-sensitive", record("INSERT", {"entity": "enrollment", "writer": "api"}), False),
