@@ -27,7 +27,13 @@ def seed(course_id: str) -> int:
 
     table = container.table()
     at = "2026-11-26T10:00:00.000Z"
-    head: dict[str, Any] = {**keys.course(course_id), "entity": "COURSE", "id": course_id, "title": "Bench", "instructorIds": []}
+    head: dict[str, Any] = {
+        **keys.course(course_id),
+        "entity": "COURSE",
+        "id": course_id,
+        "title": "Bench",
+        "instructorIds": [],
+    }
     head |= {"lessonCount": 0, "requiredLessonCount": 0, "createdAt": at, "updatedAt": at, "outlineVersion": 1}
     repository = EnrollmentRepository(table)
     items = [head]
