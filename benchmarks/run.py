@@ -207,7 +207,7 @@ def main() -> None:
         roster.run(api)
         bench_largest_outline(client)
         erasure.run(api)
-        seat_count.run(api.ddb_endpoint)
+    seat_count.run()
     cold_start.run()
 
 

@@ -98,10 +98,12 @@ def _units() -> dict[str, Any]:
     }
 
 
-def run(endpoint: str) -> dict[str, Any]:
+def run() -> dict[str, Any]:
     from benchmarks import scale
 
-    figures = scale.inprocess("units", endpoint, module="benchmarks.seat_count")
+    # On a DynamoDB Local of its own: a local runtime's scheduled function would count this course too.
+    with scale.own_dynamodb() as endpoint:
+        figures = scale.inprocess("units", endpoint, module="benchmarks.seat_count")
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(figures["seat_count_calls"].items()))
     held = figures["seat_count_seats_held"]
     print(f"\nCounting the seats of a course given a capacity: {ENROLLMENTS:,} enrollments, {held:,} holding a seat")
