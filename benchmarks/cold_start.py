@@ -77,12 +77,18 @@ class _StubAws(BaseHTTPRequestHandler):
         """Quiet: thousands of stubbed calls are not news."""
 
 
+class _StubServer(ThreadingHTTPServer):
+    # A run's parallel calls (the expiry reads its 16 index shards at once) never wait on a full
+    # listen backlog (5 by default), where a connection would outlast the 1 s connect timeout.
+    request_queue_size = 64
+
+
 @contextmanager
 def stub_aws() -> Iterator[tuple[str, str, Path]]:
     """An HTTP endpoint answering every AWS JSON call, a UDP port standing in for the X-Ray daemon,
     and a directory for the events the probes read."""
     events_dir = tempfile.TemporaryDirectory()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubAws)
+    server = _StubServer(("127.0.0.1", 0), _StubAws)
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)

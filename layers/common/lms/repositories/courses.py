@@ -153,8 +153,9 @@ class CourseRepository:
         if course.capacity is not None:
             # Only a capped course counts seats: an uncapped one takes enrollments without writing its
             # head (a course's counts come from the sharded aggregate). A capacity given later starts
-            # a counter that counts the seats held first (docs/architecture.md, "Seats").
-            head.update(seatsTaken=0, seatEpoch=course.seat_epoch)
+            # a counter that counts the seats held first (docs/architecture.md, "Seats"). The first
+            # counter's epoch is the course's id; any later one gets a new id.
+            head.update(seatsTaken=0, seatEpoch=course.id)
         # put_all raises on the first failure; the head is then never written.
         self._table.put_all(items, parallel=_PARALLEL_BATCHES)
         self._table.put(head, condition="attribute_not_exists(pk)")

@@ -68,7 +68,6 @@ class CatalogService:
             modules=modules,
             created_at=now,
             updated_at=now,
-            seat_epoch=self._new_id() if draft.capacity is not None else None,
         )
         self._courses.create(course)
         return course
