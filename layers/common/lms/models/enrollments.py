@@ -19,6 +19,14 @@ class EnrollmentStatus(StrEnum):
 # The statuses that hold no seat in a course with a capacity.
 SEATLESS_STATUSES = frozenset({EnrollmentStatus.DROPPED, EnrollmentStatus.EXPIRED})
 
+
+def counted_by(mark: str | None, epoch: str | None) -> str | None:
+    """The epoch of a course's seat counter (`epoch`, None: the course counts no seats) when it counts
+    the seat of an enrollment marked `mark`, else None: a counter counts exactly the seats marked with
+    its epoch (docs/architecture.md, "Seats")."""
+    return epoch if mark is not None and mark == epoch else None
+
+
 _ACCESS_ENDS_AT = (
     "Staff only (a student sending it: 403). When the learner's access ends: their writes to the course are "
     "refused from then on, and an ACTIVE enrollment becomes EXPIRED within 60 s. null: access never ends."

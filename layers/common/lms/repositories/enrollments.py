@@ -19,7 +19,7 @@ from typing import Any
 from lms import keys
 from lms.keys import Entity, Writer
 from lms.models.catalog import Course
-from lms.models.enrollments import SEATLESS_STATUSES, Enrollment, EnrollmentStatus
+from lms.models.enrollments import SEATLESS_STATUSES, Enrollment, EnrollmentStatus, counted_by
 from lms.models.roster import EnrollmentWrite
 from lms.pagination import Page, PageRequest
 from lms.repositories.courses import SeatCountCursor, VersionedCourse, free_seat, seat_mark_as_read, take_seats
@@ -380,7 +380,8 @@ class EnrollmentRepository:
                 **mark,
             ),
         }
-        if marker is None or marker != epoch:
+        counter = counted_by(marker, epoch)
+        if counter is None:
             try:
                 self._table.update(entry.key, expression, **arguments)
             except ConditionFailedError:
@@ -390,7 +391,7 @@ class EnrollmentRepository:
             self._table.transact(
                 {
                     "enrollment": update_action(entry.key, expression, **arguments),
-                    "seat": free_seat(entry.course_id, marker),
+                    "seat": free_seat(entry.course_id, counter),
                 }
             )
         except TransactionCancelledError as cancelled:

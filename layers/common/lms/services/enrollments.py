@@ -29,6 +29,7 @@ from lms.models.enrollments import (
     EnrollOutcome,
     LearnerCompletion,
     StatusRequest,
+    counted_by,
     settle,
 )
 from lms.pagination import Page, PageRequest
@@ -69,7 +70,7 @@ def seat_move(current: Enrollment | None, status: EnrollmentStatus | None, cours
     assert course is not None, "a change that takes or frees a seat needs the course"
     if delta < 0:
         assert current is not None
-        return -1 if course.seat_epoch is not None and current.seat_epoch == course.seat_epoch else 0
+        return -1 if counted_by(current.seat_epoch, course.seat_epoch) else 0
     return 1 if course.capacity is not None else 0
 
 

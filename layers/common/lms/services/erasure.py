@@ -22,6 +22,7 @@ from lms.batch import sequence_number
 from lms.clock import Clock, utc_now
 from lms.events.derive import enrollment_statement_ids, progress_statement_ids
 from lms.keys import Entity
+from lms.models.enrollments import counted_by
 from lms.observability import logger
 from lms.repositories.dynamo import Action
 from lms.repositories.erasures import ErasureRepository, StepConflictError
@@ -90,10 +91,9 @@ class ErasureJob:
         actions: dict[str, Action] = {}
         voids: list[str] = []
         for item in enrollments:
-            # A seat is freed only from the counter that counted it (docs/architecture.md, "Seats").
-            epoch = epochs.get(item["courseId"])
-            counted_by = epoch if epoch is not None and item.get("seatEpoch") == epoch else None
-            actions |= self._erasures.remove_enrollment(item, counted_by=counted_by)
+            # A seat is freed only from the counter that counted it.
+            counter = counted_by(item.get("seatEpoch"), epochs.get(item["courseId"]))
+            actions |= self._erasures.remove_enrollment(item, counted_by=counter)
             voids += enrollment_statement_ids(item)
             if summary := summaries.get(item["courseId"]):
                 actions |= self._erasures.remove_summary(summary, now)
